@@ -1,0 +1,294 @@
+"""The DuckDB warehouse: connection, migrations, views and every write the pipeline makes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sonoharvest.records import RawItem, Record, now
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "warehouse"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+VIEWS_DIR = SQL_DIR / "views"
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    item_key: str
+    reason: str
+    payload: Any
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file (or ":memory:"); a held lock becomes a one-line WarehouseBusy."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        pid = re.search(r"PID (\d+)", str(exc))
+        holder = f" (PID {pid.group(1)})" if pid else ""
+        raise WarehouseBusy(
+            f"The warehouse {path} is in use by another sonoharvest process{holder}. "
+            "Wait for it to finish, or set SONOHARVEST_HOME to another folder."
+        ) from None
+
+
+def migrate(con: duckdb.DuckDBPyConnection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply each pending numbered migration once, in its own transaction with its record."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for path in sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        if path.name in done:
+            continue
+        with transaction(con):
+            con.execute(path.read_text())
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [path.name, now()])
+        log.info("applied migration %s", path.name)
+        applied.append(path.name)
+    return applied
+
+
+def ensure_views(con: duckdb.DuckDBPyConnection, directory: Path = VIEWS_DIR) -> None:
+    """Recreate every derived view; views are never migrated."""
+    for path in sorted(directory.glob("*.sql")):
+        con.execute(path.read_text())
+
+
+def open_warehouse(path: Path | str) -> duckdb.DuckDBPyConnection:
+    con = connect(path)
+    migrate(con)
+    ensure_views(con)
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+# --- records -----------------------------------------------------------------------------
+
+_UPSERT = """
+INSERT INTO source_records AS t (source, source_id, item_type, kind_hint, title, description,
+    url, doi, license, record, raw, content_hash, status, withdrawn_at,
+    first_seen, last_seen, last_changed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL, ?, ?, ?)
+ON CONFLICT (source, source_id) DO UPDATE SET
+    item_type = excluded.item_type, kind_hint = excluded.kind_hint, title = excluded.title,
+    description = excluded.description, url = excluded.url, doi = excluded.doi,
+    license = excluded.license, record = excluded.record, raw = excluded.raw,
+    last_changed = CASE WHEN t.content_hash = excluded.content_hash
+                        THEN t.last_changed ELSE excluded.last_changed END,
+    content_hash = excluded.content_hash, status = 'active', withdrawn_at = NULL,
+    last_seen = excluded.last_seen
+"""
+
+
+def save_batch(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    mapped: list[tuple[RawItem, Record]],
+    *,
+    quarantined: Iterable[Quarantined] = (),
+    cursor: tuple[str, str] | None = None,
+    unchanged: Iterable[str] = (),
+    gone: Iterable[str] = (),
+    run_id: str | None = None,
+) -> dict[str, int]:
+    """Store one batch atomically: records, their history, quarantine, and the cursor."""
+    at = now()
+    by_id = {rec.source_id: (item, rec) for item, rec in mapped}  # last copy wins
+    known = _known_hashes(con, source, list(by_id))
+    counts = {"new": 0, "changed": 0, "unchanged": 0, "withdrawn": 0, "quarantined": 0}
+    with transaction(con):
+        for source_id, (item, rec) in by_id.items():
+            digest = rec.content_hash()
+            previous = known.get(source_id)
+            counts["new" if previous is None else
+                   "unchanged" if previous == digest else "changed"] += 1
+            con.execute(_UPSERT, [
+                source, source_id, item.item_type, rec.kind_hint, rec.title, rec.description,
+                rec.url, rec.doi, rec.license, rec.model_dump_json(), json.dumps(item.payload),
+                digest, at, at, at,
+            ])
+            con.execute(
+                "INSERT INTO record_versions VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [source, source_id, digest, at, run_id],
+            )
+        ids = list(dict.fromkeys(unchanged))
+        if ids:
+            con.execute(
+                "UPDATE source_records SET last_seen = ? "
+                "WHERE source = ? AND source_id IN (SELECT unnest(?::VARCHAR[]))",
+                [at, source, ids],
+            )
+            counts["unchanged"] += len(ids)
+        counts["withdrawn"] += _withdraw(con, source, list(dict.fromkeys(gone)), at)
+        for q in quarantined:
+            con.execute(
+                "INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                [source, q.item_key, run_id, q.reason, json.dumps(q.payload, default=str), at],
+            )
+            counts["quarantined"] += 1
+        if cursor is not None:
+            set_cursor(con, source, *cursor)
+    return counts
+
+
+def _known_hashes(con: duckdb.DuckDBPyConnection, source: str, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = con.execute(
+        "SELECT source_id, content_hash FROM source_records "
+        "WHERE source = ? AND source_id IN (SELECT unnest(?::VARCHAR[]))",
+        [source, ids],
+    ).fetchall()
+    return dict(rows)
+
+
+def _withdraw(con: duckdb.DuckDBPyConnection, source: str, ids: list[str], at: datetime) -> int:
+    if not ids:
+        return 0
+    rows = con.execute(
+        "UPDATE source_records SET status = 'withdrawn', withdrawn_at = ? "
+        "WHERE source = ? AND status = 'active' AND source_id IN (SELECT unnest(?::VARCHAR[])) "
+        "RETURNING source_id",
+        [at, source, ids],
+    ).fetchall()
+    return len(rows)
+
+
+def withdraw_unseen(con: duckdb.DuckDBPyConnection, source: str, since: datetime) -> int:
+    """After a complete full sweep: active records not seen since `since` are withdrawn."""
+    with transaction(con):
+        rows = con.execute(
+            "UPDATE source_records SET status = 'withdrawn', withdrawn_at = ? "
+            "WHERE source = ? AND status = 'active' AND last_seen < ? RETURNING source_id",
+            [now(), source, since],
+        ).fetchall()
+    return len(rows)
+
+
+def known_ids(con: duckdb.DuckDBPyConnection, source: str, *, item_type: str | None = None,
+              seen_before: datetime | None = None) -> list[str]:
+    """Source ids of active records, optionally of one item type or not seen since a time."""
+    sql = "SELECT source_id FROM source_records WHERE source = ? AND status = 'active'"
+    params: list[Any] = [source]
+    if item_type is not None:
+        sql += " AND item_type = ?"
+        params.append(item_type)
+    if seen_before is not None:
+        sql += " AND last_seen < ?"
+        params.append(seen_before)
+    return [row[0] for row in con.execute(sql + " ORDER BY last_seen, source_id", params).fetchall()]
+
+
+def raw_payload(con: duckdb.DuckDBPyConnection, source: str, source_id: str) -> Any:
+    row = con.execute(
+        "SELECT raw FROM source_records WHERE source = ? AND source_id = ?", [source, source_id]
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+# --- cursors -----------------------------------------------------------------------------
+
+def get_cursor(con: duckdb.DuckDBPyConnection, source: str, key: str) -> str | None:
+    row = con.execute(
+        "SELECT value FROM harvest_cursors WHERE source = ? AND key = ?", [source, key]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def set_cursor(con: duckdb.DuckDBPyConnection, source: str, key: str, value: str) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO harvest_cursors VALUES (?, ?, ?, ?)", [source, key, value, now()]
+    )
+
+
+# --- HTTP validators ---------------------------------------------------------------------
+
+class ValidatorStore:
+    """ETag / Last-Modified per URL, kept in the warehouse for conditional re-fetches."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def get(self, url: str) -> tuple[str | None, str | None]:
+        row = self._con.execute(
+            "SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def put(self, url: str, etag: str | None, last_modified: str | None) -> None:
+        self._con.execute(
+            "INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?)",
+            [url, etag, last_modified, now()],
+        )
+
+
+# --- runs --------------------------------------------------------------------------------
+
+def start_run(con: duckdb.DuckDBPyConnection, command: str) -> str:
+    run_id = f"{now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    con.execute(
+        "INSERT INTO runs (run_id, command, started_at, status) VALUES (?, ?, ?, 'running')",
+        [run_id, command, now()],
+    )
+    return run_id
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str,
+               counts: dict[str, Any], errors: list[dict[str, str]]) -> None:
+    con.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ?",
+        [now(), status, json.dumps(counts), json.dumps(errors), run_id],
+    )
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT run_id, command, started_at, finished_at, status, counts, errors "
+        "FROM runs ORDER BY started_at DESC LIMIT ?", [limit],
+    ).fetchall()
+    keys = ("run_id", "command", "started_at", "finished_at", "status", "counts", "errors")
+    runs = [dict(zip(keys, row, strict=True)) for row in rows]
+    for run in runs:
+        run["counts"] = json.loads(run["counts"])
+        run["errors"] = json.loads(run["errors"])
+    return runs
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {
+        name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # noqa: S608
+        for name in ("source_records", "record_versions", "harvest_cursors", "quarantine", "runs")
+    }

@@ -1,0 +1,62 @@
+"""Shared test fixtures: settings in a temp home, an in-memory warehouse, a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from sonoharvest import warehouse  # noqa: E402
+from sonoharvest.demo.fakeapi import FakeInternet, FakeService  # noqa: E402
+from sonoharvest.harvest import SourceResult, harvest  # noqa: E402
+from sonoharvest.http import VirtualClock  # noqa: E402
+from sonoharvest.settings import Settings  # noqa: E402
+from sonoharvest.sources import get_source  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "api-samples"
+
+_ENV = ("SONOHARVEST_", "ZENODO_TOKEN", "GITHUB_TOKEN", "HF_TOKEN", "KAGGLE_")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's tokens or config."""
+    for key in list(os.environ):
+        if key.startswith(_ENV):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture
+def con():
+    db = warehouse.open_warehouse(":memory:")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+def run_harvest(con, settings: Settings, names: list[str], services: list[FakeService],
+                clock: VirtualClock, *, full: bool = False) -> tuple[dict[str, SourceResult],
+                                                                     FakeInternet]:
+    """Harvest the named sources against fake services; returns results and the fake internet."""
+    internet = FakeInternet(services, clock)
+    results = asyncio.run(harvest(
+        con, settings, [get_source(n) for n in names], full=full,
+        transport=internet.transport(), clock=clock,
+    ))
+    return results, internet
