@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         default="https://huggingface.co",
         validation_alias=AliasChoices("SONOHARVEST_HF_URL", "hf_url"),
     )
+    hf_datasets_server_url: str = Field(
+        default="https://datasets-server.huggingface.co",
+        validation_alias=AliasChoices("SONOHARVEST_HF_DATASETS_SERVER_URL", "hf_datasets_server_url"),
+    )
     kaggle_url: str = Field(
         default="https://api.kaggle.com",
         validation_alias=AliasChoices("SONOHARVEST_KAGGLE_URL", "kaggle_url"),

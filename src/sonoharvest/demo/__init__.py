@@ -9,18 +9,15 @@ from sonoharvest.http import Clock
 from sonoharvest.sources import SOURCE_NAMES
 
 
-def demo_service(name: str) -> FakeService:
-    """The fake service of a source, loaded with its bundled demo records."""
-    return import_module(f"sonoharvest.demo.{name}").service()
+def demo_services(name: str) -> list[FakeService]:
+    """The fake services of a source, loaded with its bundled demo records."""
+    return import_module(f"sonoharvest.demo.{name}").services()
 
 
 def build_internet(clock: Clock, names: tuple[str, ...] = SOURCE_NAMES,
                    faults: Faults | None = None) -> FakeInternet:
-    services: dict[str, FakeService] = {}
-    for name in names:
-        service = demo_service(name)
-        services.setdefault(service.host, service)
-    return FakeInternet(list(services.values()), clock, faults)
+    services = [service for name in names for service in demo_services(name)]
+    return FakeInternet(services, clock, faults)
 
 
-__all__ = ["Faults", "FakeInternet", "build_internet", "demo_service"]
+__all__ = ["Faults", "FakeInternet", "build_internet", "demo_services"]

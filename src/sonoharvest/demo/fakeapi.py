@@ -23,9 +23,14 @@ _EPSILON = 1e-6
 
 
 class FakeService(Protocol):
-    """One fake API host. `limits` are (path prefix, requests per minute) like the real API's."""
+    """A fake API on one host, serving the URL paths that start with one of `paths`.
+
+    `limits` are (path prefix, requests per minute) like the real API's; services on one host
+    that declare the same prefix share one budget, as they do on the real host.
+    """
 
     host: str
+    paths: list[str]
     limits: list[tuple[str, float]]
 
     def handle(self, request: httpx.Request) -> httpx.Response: ...
@@ -64,7 +69,7 @@ class FakeInternet:
 
     def __init__(self, services: list[FakeService], clock: Clock,
                  faults: Faults | None = None) -> None:
-        self.services = {s.host: s for s in services}
+        self.services = services
         self.clock = clock
         self.faults = faults or Faults()
         self.log: list[tuple[str, str, int]] = []
@@ -80,14 +85,24 @@ class FakeInternet:
                    and (status is None or st == status))
 
     def _handle(self, request: httpx.Request) -> httpx.Response:
-        service = self.services.get(request.url.host)
+        service = self._route(request.url)
         if service is None:
-            response = httpx.Response(404, text=f"no fake service for {request.url.host}")
+            response = json_response({"message": f"no fake service for {request.url}"}, 404)
         else:
             response = self._throttle(service, request) or self._fault(request) or \
                 service.handle(request)
         self.log.append((request.method, str(request.url), response.status_code))
         return response
+
+    def _route(self, url: httpx.URL) -> FakeService | None:
+        best: tuple[int, FakeService] | None = None
+        for service in self.services:
+            if service.host != url.host:
+                continue
+            for prefix in service.paths:
+                if url.path.startswith(prefix) and (best is None or len(prefix) > best[0]):
+                    best = (len(prefix), service)
+        return best[1] if best else None
 
     def _throttle(self, service: FakeService, request: httpx.Request) -> httpx.Response | None:
         now = self.clock.monotonic()
