@@ -39,56 +39,58 @@ def _env(name: str, *more: str) -> Any:
 class Settings(BaseSettings):
     """Effective configuration. Environment variables win over the config file."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, case_sensitive=True
+    )
 
     home: Path = Field(
-        default=Path("warehouse"), validation_alias=AliasChoices("SONOHARVEST_HOME", "home")
+        default=Path("warehouse"), validation_alias=AliasChoices("SONOHARVEST_HOME")
     )
     rubrics_dir: Path = Field(
         default=REPO_ROOT / "rubrics",
-        validation_alias=AliasChoices("SONOHARVEST_RUBRICS", "rubrics_dir"),
+        validation_alias=AliasChoices("SONOHARVEST_RUBRICS"),
     )
-    contact: str | None = _env("SONOHARVEST_CONTACT", "contact")
+    contact: str | None = _env("SONOHARVEST_CONTACT")
 
     zenodo_url: str = Field(
         default="https://zenodo.org",
-        validation_alias=AliasChoices("SONOHARVEST_ZENODO_URL", "zenodo_url"),
+        validation_alias=AliasChoices("SONOHARVEST_ZENODO_URL"),
     )
     github_url: str = Field(
         default="https://api.github.com",
-        validation_alias=AliasChoices("SONOHARVEST_GITHUB_URL", "github_url"),
+        validation_alias=AliasChoices("SONOHARVEST_GITHUB_URL"),
     )
     hf_url: str = Field(
         default="https://huggingface.co",
-        validation_alias=AliasChoices("SONOHARVEST_HF_URL", "hf_url"),
+        validation_alias=AliasChoices("SONOHARVEST_HF_URL"),
     )
     hf_datasets_server_url: str = Field(
         default="https://datasets-server.huggingface.co",
-        validation_alias=AliasChoices("SONOHARVEST_HF_DATASETS_SERVER_URL", "hf_datasets_server_url"),
+        validation_alias=AliasChoices("SONOHARVEST_HF_DATASETS_SERVER_URL"),
     )
     kaggle_url: str = Field(
         default="https://api.kaggle.com",
-        validation_alias=AliasChoices("SONOHARVEST_KAGGLE_URL", "kaggle_url"),
+        validation_alias=AliasChoices("SONOHARVEST_KAGGLE_URL"),
     )
 
-    zenodo_token: SecretStr | None = _env("ZENODO_TOKEN", "zenodo_token")
-    github_token: SecretStr | None = _env("GITHUB_TOKEN", "github_token")
-    hf_token: SecretStr | None = _env("HF_TOKEN", "hf_token")
-    kaggle_api_token: SecretStr | None = _env("KAGGLE_API_TOKEN", "kaggle_api_token")
-    kaggle_username: str | None = _env("KAGGLE_USERNAME", "kaggle_username")
-    kaggle_key: SecretStr | None = _env("KAGGLE_KEY", "kaggle_key")
+    zenodo_token: SecretStr | None = _env("ZENODO_TOKEN")
+    github_token: SecretStr | None = _env("GITHUB_TOKEN")
+    hf_token: SecretStr | None = _env("HF_TOKEN")
+    kaggle_api_token: SecretStr | None = _env("KAGGLE_API_TOKEN")
+    kaggle_username: str | None = _env("KAGGLE_USERNAME")
+    kaggle_key: SecretStr | None = _env("KAGGLE_KEY")
 
     http_timeout: float = Field(
-        default=30.0, validation_alias=AliasChoices("SONOHARVEST_HTTP_TIMEOUT", "http_timeout")
+        default=30.0, validation_alias=AliasChoices("SONOHARVEST_HTTP_TIMEOUT")
     )
     http_max_attempts: int = Field(
         default=5,
         ge=1,
-        validation_alias=AliasChoices("SONOHARVEST_HTTP_MAX_ATTEMPTS", "http_max_attempts"),
+        validation_alias=AliasChoices("SONOHARVEST_HTTP_MAX_ATTEMPTS"),
     )
     http_max_wait: float = Field(
         default=300.0,
-        validation_alias=AliasChoices("SONOHARVEST_HTTP_MAX_WAIT", "http_max_wait"),
+        validation_alias=AliasChoices("SONOHARVEST_HTTP_MAX_WAIT"),
         description="Longest single wait (s) for a rate-limit reset before giving up.",
     )
 

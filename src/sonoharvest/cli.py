@@ -1,0 +1,228 @@
+"""The `sonoharvest` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sonoharvest import __version__, pipeline, warehouse
+from sonoharvest.settings import Settings
+from sonoharvest.sources import SOURCE_NAMES
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+log = logging.getLogger("sonoharvest")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Harvest, classify, score and export a catalogue of ultrasound datasets "
+                       "and models.")
+out = Console()
+
+
+class _State:
+    verbose = False
+    quiet = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"sonoharvest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version.")] = False,
+) -> None:
+    _State.verbose, _State.quiet = verbose, quiet
+
+
+def _fail(message: str, code: int = 1) -> None:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _setup() -> Iterator[tuple[Settings, Console]]:
+    """Load settings and logging; turn expected failures into one-line messages."""
+    from sonoharvest.logs import setup_logging
+
+    try:
+        settings = Settings()
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        _fail(f"invalid configuration: {_first_line(exc)}")
+    console = setup_logging(_State.verbose, _State.quiet, settings.secrets())
+    try:
+        yield settings, console
+    except warehouse.WarehouseBusy as exc:
+        _fail(str(exc))
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(_first_line(exc))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[:2]) if text else type(exc).__name__
+
+
+def _check_sources(names: list[str] | None) -> list[str]:
+    unknown = [n for n in names or [] if n not in SOURCE_NAMES]
+    if unknown:
+        _fail(f"unknown source {', '.join(unknown)}; choose from {', '.join(SOURCE_NAMES)}", 2)
+    return list(names or SOURCE_NAMES)
+
+
+@contextmanager
+def _progress(console: Console, names: list[str]) -> Iterator[Callable[[str, int], None]]:
+    columns = (SpinnerColumn(), TextColumn("{task.description:<12}"),
+               TextColumn("{task.completed:>6} items"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True,
+                  disable=_State.quiet or not console.is_terminal) as progress:
+        tasks = {name: progress.add_task(name, total=None) for name in names}
+        yield lambda name, n: progress.advance(tasks[name], n)
+
+
+SourceOpt = Annotated[list[str] | None, typer.Option(
+    "--source", "-s", help=f"Only these sources ({', '.join(SOURCE_NAMES)}); repeatable.")]
+FullOpt = Annotated[bool, typer.Option(
+    "--full", help="Ignore cursors and sweep everything; marks vanished records withdrawn.")]
+DemoOpt = Annotated[bool, typer.Option(
+    "--demo", help="Use the bundled offline demo APIs instead of the network.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _run(command: str, source: list[str] | None, full: bool, demo: bool, export: bool) -> None:
+    names = _check_sources(source)
+    with _setup() as (settings, console):
+        with _progress(console, names) as advance:
+            outcome = pipeline.run(settings, names=names, full=full, demo=demo, command=command,
+                                   export_results=export, on_batch=advance)
+        _print_outcome(outcome, settings)
+        raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def run(source: SourceOpt = None, full: FullOpt = False, demo: DemoOpt = False) -> None:
+    """The weekly job: harvest every source, then export."""
+    _run("run", source, full, demo, export=True)
+
+
+@app.command()
+def harvest(source: SourceOpt = None, full: FullOpt = False, demo: DemoOpt = False) -> None:
+    """Harvest sources into the warehouse (no export)."""
+    _run("harvest", source, full, demo, export=False)
+
+
+@app.command()
+def export() -> None:
+    """Write the Parquet exports to $SONOHARVEST_HOME/exports/."""
+    with _setup() as (settings, _):
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            counts = pipeline.stage_export(con, settings)
+        finally:
+            con.close()
+        for name, rows in counts.items():
+            out.print(f"{settings.exports_dir / (name + '.parquet')}: {rows} rows")
+
+
+@app.command()
+def report(runs: Annotated[int, typer.Option(help="How many recent runs.")] = 10,
+           as_json: JsonOpt = False) -> None:
+    """Recent runs with per-source counts and errors, and the warehouse totals."""
+    with _setup() as (settings, _):
+        if not settings.db_path.exists():
+            _fail(f"no warehouse at {settings.db_path} yet; run `sonoharvest run` first.")
+        con = warehouse.connect(settings.db_path, read_only=True)
+        try:
+            recent = warehouse.recent_runs(con, runs)
+            totals = con.execute(
+                "SELECT source, active, withdrawn FROM v_source_summary ORDER BY source"
+            ).fetchall()
+            quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+        finally:
+            con.close()
+    if as_json:
+        out.print_json(json.dumps({"runs": recent, "sources": [
+            {"source": s, "active": a, "withdrawn": w} for s, a, w in totals],
+            "quarantined": quarantined}, default=str))
+        return
+    out.print(_runs_table(recent))
+    table = Table("source", "active", "withdrawn", title="Records in the warehouse")
+    for row in totals:
+        table.add_row(*(str(v) for v in row))
+    out.print(table)
+    out.print(f"quarantined items: {quarantined}")
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings, tokens masked."""
+    with _setup() as (settings, _):
+        table = Table("setting", "value", title="Effective settings")
+        for key, value in settings.masked().items():
+            table.add_row(key, "" if value is None else str(value))
+        out.print(table)
+        if not settings.contact:
+            out.print("[yellow]hint:[/yellow] set SONOHARVEST_CONTACT (an e-mail or URL) so "
+                      "APIs can reach you; it goes into the User-Agent.")
+
+
+def _runs_table(runs: list[dict[str, Any]]) -> Table:
+    table = Table("run", "command", "started (UTC)", "took", "status", "new", "changed",
+                  "withdrawn", "quarantined", "requests", "problems", title="Recent runs")
+    for r in runs:
+        harvest_counts = r["counts"].get("harvest", {})
+        total = lambda key: sum(int(c.get(key, 0)) for c in harvest_counts.values())  # noqa: E731
+        took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
+        problems = [f"{name} {c['status']}" for name, c in harvest_counts.items()
+                    if c.get("status") != "ok"]
+        problems += [f"{e['stage']}: {e['message'][:60]}" for e in r["errors"]
+                     if not e.get("source")]
+        table.add_row(r["run_id"], r["command"], f"{r['started_at']:%Y-%m-%d %H:%M}",
+                      f"{took:.1f}s" if took is not None else "running", r["status"],
+                      *(str(total(k)) for k in ("new", "changed", "withdrawn", "quarantined",
+                                                "requests")),
+                      ", ".join(problems))
+    return table
+
+
+def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
+    if _State.quiet:
+        return
+    table = Table("source", "status", "new", "changed", "unchanged", "withdrawn",
+                  "quarantined", "requests", "note", title=f"Run {outcome.run_id}")
+    for name, c in outcome.counts.get("harvest", {}).items():
+        table.add_row(name, c["status"], *(str(c.get(k, 0)) for k in (
+            "new", "changed", "unchanged", "withdrawn", "quarantined", "requests")),
+            c.get("message", "")[:90])
+    out.print(table)
+    for name, rows in outcome.counts.get("export", {}).items():
+        out.print(f"exported {rows} rows to {settings.exports_dir / (name + '.parquet')}")
+    out.print(f"status: {outcome.status}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted; rerun to finish (nothing stored is lost).")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

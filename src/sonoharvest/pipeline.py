@@ -1,0 +1,100 @@
+"""The weekly job as plain functions: each stage takes the warehouse and returns its counts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import httpx
+
+from sonoharvest import export, warehouse
+from sonoharvest.harvest import OnBatch, SourceResult, harvest
+from sonoharvest.http import Clock, VirtualClock
+from sonoharvest.settings import Settings
+from sonoharvest.sources import SOURCE_NAMES, get_source
+
+log = logging.getLogger(__name__)
+
+# The demo's fake Kaggle accepts any token; the real one is never needed offline.
+DEMO_OVERRIDES: dict[str, Any] = {
+    "zenodo_url": "https://zenodo.org",
+    "github_url": "https://api.github.com",
+    "hf_url": "https://huggingface.co",
+    "hf_datasets_server_url": "https://datasets-server.huggingface.co",
+    "kaggle_url": "https://api.kaggle.com",
+    "kaggle_api_token": "demo-token",
+}
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str                              # ok | partial | failed
+    counts: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return {"ok": 0, "partial": 3}.get(self.status, 1)
+
+
+def demo_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update=DEMO_OVERRIDES)
+
+
+def demo_network(names: list[str]) -> tuple[httpx.AsyncBaseTransport, Clock]:
+    """The bundled fake APIs and a virtual clock, so the demo needs no network and no waiting."""
+    from sonoharvest.demo import build_internet
+
+    clock = VirtualClock()
+    return build_internet(clock, tuple(names)).transport(), clock
+
+
+def stage_harvest(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str], *,
+                  full: bool = False, demo: bool = False, run_id: str | None = None,
+                  on_batch: OnBatch | None = None) -> dict[str, SourceResult]:
+    transport, clock = demo_network(names) if demo else (None, None)
+    sources = [get_source(name) for name in names]
+    return asyncio.run(harvest(con, settings, sources, full=full, run_id=run_id,
+                               transport=transport, clock=clock, on_batch=on_batch))
+
+
+def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+    return export.export_all(con, settings.exports_dir)
+
+
+def run(settings: Settings, *, names: list[str] | None = None, full: bool = False,
+        demo: bool = False, command: str = "run", export_results: bool = True,
+        on_batch: OnBatch | None = None) -> RunOutcome:
+    """Harvest, then export; the run row records per-stage counts and every error."""
+    names = list(names or SOURCE_NAMES)
+    if demo:
+        settings = demo_settings(settings)
+    con = warehouse.open_warehouse(settings.db_path)
+    try:
+        run_id = warehouse.start_run(con, command)
+        outcome = RunOutcome(run_id, "ok")
+        try:
+            results = stage_harvest(con, settings, names, full=full, demo=demo, run_id=run_id,
+                                    on_batch=on_batch)
+            outcome.counts["harvest"] = {name: r.as_dict() for name, r in results.items()}
+            failed = [r for r in results.values() if r.status == "failed"]
+            outcome.errors += [{"stage": "harvest", "source": r.source, "message": r.message}
+                               for r in failed]
+            if failed:
+                ran = [r for r in results.values() if r.status != "skipped"]
+                outcome.status = "failed" if len(failed) == len(ran) else "partial"
+            if export_results:
+                outcome.counts["export"] = stage_export(con, settings)
+        except Exception as exc:
+            outcome.status = "failed"
+            outcome.errors.append({"stage": "run", "source": "", "message": str(exc)[:500]})
+            raise
+        finally:
+            warehouse.finish_run(con, run_id, outcome.status, outcome.counts, outcome.errors)
+        return outcome
+    finally:
+        con.close()
