@@ -73,6 +73,7 @@ class FakeInternet:
         self.clock = clock
         self.faults = faults or Faults()
         self.log: list[tuple[str, str, int]] = []
+        self.times: list[float] = []        # clock time of each logged request
         self.rejected = 0
         self._windows: dict[tuple[str, str], deque[float]] = {}
 
@@ -92,6 +93,7 @@ class FakeInternet:
             response = self._throttle(service, request) or self._fault(request) or \
                 service.handle(request)
         self.log.append((request.method, str(request.url), response.status_code))
+        self.times.append(self.clock.monotonic())
         return response
 
     def _route(self, url: httpx.URL) -> FakeService | None:
