@@ -127,7 +127,7 @@ def save_batch(
     """Store one batch atomically: records, their history, quarantine, and the cursor."""
     at = now()
     by_id = {rec.source_id: (item, rec) for item, rec in mapped}  # last copy wins
-    known = _known_hashes(con, source, list(by_id))
+    known = _known_hashes(con, source, list(by_id)) if by_id else {}
     counts = {"new": 0, "changed": 0, "unchanged": 0, "withdrawn": 0, "quarantined": 0}
     with transaction(con):
         for source_id, (item, rec) in by_id.items():
