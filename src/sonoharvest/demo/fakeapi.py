@@ -71,6 +71,10 @@ class FakeInternet:
                  faults: Faults | None = None) -> None:
         self.services = services
         self.clock = clock
+        for service in services:       # fakes that keep time windows use the client's clock
+            budget = getattr(service, "budget", None)
+            if budget is not None and hasattr(budget, "clock"):
+                budget.clock = clock
         self.faults = faults or Faults()
         self.log: list[tuple[str, str, int]] = []
         self.times: list[float] = []        # clock time of each logged request
