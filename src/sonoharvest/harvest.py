@@ -54,6 +54,8 @@ def map_items(source: Source, items: Iterable[RawItem]) -> tuple[
 
 def _item_key(item: RawItem) -> str:
     payload = item.payload if isinstance(item.payload, dict) else {}
+    if isinstance(payload.get("repo"), dict):       # composite payloads (GitHub repo + README)
+        payload = payload["repo"]
     for key in ("id", "full_name", "ref", "doi"):
         if payload.get(key) not in (None, ""):
             return f"{item.item_type}:{payload[key]}"
@@ -84,6 +86,7 @@ async def harvest_source(con: duckdb.DuckDBPyConnection, http: HttpClient, setti
         config=load_config(settings.rubrics_dir, source.name), full=full, started_at=started,
         authenticated=bool(auth), cursors=_cursors(con, source.name),
         known=lambda **kw: warehouse.known_ids(con, source.name, **kw),
+        stored=lambda source_id: warehouse.raw_payload(con, source.name, source_id),
     )
     try:
         async for batch in source.harvest(ctx):

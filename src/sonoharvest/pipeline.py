@@ -18,7 +18,8 @@ from sonoharvest.sources import SOURCE_NAMES, get_source
 
 log = logging.getLogger(__name__)
 
-# The demo's fake Kaggle accepts any token; the real one is never needed offline.
+# The demo's fake APIs accept any token. Kaggle needs one to run at all, and GitHub fetches
+# READMEs only for an authenticated client beyond a small anonymous cap.
 DEMO_OVERRIDES: dict[str, Any] = {
     "zenodo_url": "https://zenodo.org",
     "github_url": "https://api.github.com",
@@ -26,6 +27,7 @@ DEMO_OVERRIDES: dict[str, Any] = {
     "hf_datasets_server_url": "https://datasets-server.huggingface.co",
     "kaggle_url": "https://api.kaggle.com",
     "kaggle_api_token": "demo-token",
+    "github_token": "demo-token",
 }
 
 

@@ -323,3 +323,40 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # noqa: S608
         for name in ("source_records", "record_versions", "harvest_cursors", "quarantine", "runs")
     }
+
+
+# --- embeddings --------------------------------------------------------------------------
+
+def get_embeddings(con: duckdb.DuckDBPyConnection, model_id: str,
+                   hashes: list[str]) -> dict[str, Any]:
+    """Cached vectors (numpy float32) for these text hashes and this model."""
+    if not hashes:
+        return {}
+    table = con.execute(
+        "SELECT text_hash, vector FROM embeddings "
+        "WHERE model_id = ? AND text_hash IN (SELECT unnest(?::VARCHAR[]))",
+        [model_id, list(set(hashes))],
+    ).fetch_arrow_table()
+    if table.num_rows == 0:
+        return {}
+    vectors = table.column("vector").combine_chunks()
+    flat = vectors.flatten().to_numpy(zero_copy_only=False).astype("float32")
+    matrix = flat.reshape(table.num_rows, -1)
+    return dict(zip(table.column("text_hash").to_pylist(), matrix, strict=True))
+
+
+def save_embeddings(con: duckdb.DuckDBPyConnection, model_id: str,
+                    vectors: dict[str, Any]) -> None:
+    if not vectors:
+        return
+    table = pa.table({
+        "text_hash": list(vectors),
+        "model_id": [model_id] * len(vectors),
+        "vector": pa.array([v.tolist() for v in vectors.values()], type=pa.list_(pa.float32())),
+        "created_at": pa.array([now()] * len(vectors), type=pa.timestamp("us", tz="UTC")),
+    })
+    con.register("new_embeddings", table)
+    try:
+        con.execute("INSERT INTO embeddings SELECT * FROM new_embeddings ON CONFLICT DO NOTHING")
+    finally:
+        con.unregister("new_embeddings")

@@ -75,6 +75,8 @@ class FakeInternet:
             budget = getattr(service, "budget", None)
             if budget is not None and hasattr(budget, "clock"):
                 budget.clock = clock
+            if hasattr(service, "clock") and service.clock is None:
+                service.clock = clock
         self.faults = faults or Faults()
         self.log: list[tuple[str, str, int]] = []
         self.times: list[float] = []        # clock time of each logged request

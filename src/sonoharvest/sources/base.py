@@ -45,6 +45,8 @@ class SourceContext:
     authenticated: bool
     cursors: dict[str, str] = field(default_factory=dict)
     known: Callable[..., list[str]] = lambda **kw: []
+    # The raw payload stored for a source id (None if unknown): lets a 304 reuse what we have.
+    stored: Callable[[str], Any] = lambda source_id: None
 
     def cursor(self, key: str) -> str | None:
         """The stored cursor for `key`, or None on a full sweep or a first run."""

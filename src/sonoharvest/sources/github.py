@@ -219,8 +219,11 @@ async def _composite(ctx: SourceContext, repo: dict[str, Any], run: _Run) -> Raw
     url = f"{ctx.base_url}/repos/{name}/readme"
     try:
         reply = await ctx.http.get(url, headers=API_HEADERS, revalidate=True)
-        if reply.not_modified:  # the stored raw payload is not reachable from here: fetch again
-            reply = await ctx.http.get(url, headers=API_HEADERS)
+        if reply.not_modified:
+            previous = ctx.stored(str(repo.get("id")))
+            if isinstance(previous, dict) and previous.get("readme"):
+                return RawItem(ITEM_TYPE, {"repo": repo, "readme": previous["readme"]})
+            reply = await ctx.http.get(url, headers=API_HEADERS)  # nothing stored to reuse
     except HttpError as exc:
         if exc.status in GONE:
             return RawItem(ITEM_TYPE, {"repo": repo, "readme": None})
