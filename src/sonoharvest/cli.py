@@ -27,7 +27,8 @@ log = logging.getLogger("sonoharvest")
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvest, classify, score and export a catalogue of ultrasound datasets "
                        "and models.")
-out = Console()
+# Tables stay readable when the output goes to a file or a pipe.
+out = Console(width=None if sys.stdout.isatty() else 150)
 
 
 class _State:

@@ -68,38 +68,14 @@ async def harvest_source(con: duckdb.DuckDBPyConnection, http: HttpClient, setti
                          on_batch: OnBatch | None = None) -> SourceResult:
     """Harvest one source; every failure is caught and reported, never raised."""
     result = SourceResult(source.name)
-    reason = source.unavailable(settings)
-    if reason:
-        log.warning("%s skipped: %s", source.name, reason)
-        result.status, result.message = "skipped", reason
-        return result
-    base_url = source.base_url(settings).rstrip("/")
-    auth = source.auth_headers(settings)
-    if auth:
-        http.authorize(base_url, auth)
-    for prefix, per_minute in source.rate_limits(base_url, bool(auth)):
-        http.limit(prefix, per_minute)
-    started = now()
     REQUEST_TAG.set(source.name)
-    ctx = SourceContext(
-        source=source.name, http=http, settings=settings, base_url=base_url,
-        config=load_config(settings.rubrics_dir, source.name), full=full, started_at=started,
-        authenticated=bool(auth), cursors=_cursors(con, source.name),
-        known=lambda **kw: warehouse.known_ids(con, source.name, **kw),
-        stored=lambda source_id: warehouse.raw_payload(con, source.name, source_id),
-    )
     try:
-        async for batch in source.harvest(ctx):
-            mapped, bad = map_items(source, batch.items)
-            counts = warehouse.save_batch(
-                con, source.name, mapped, quarantined=bad, cursor=batch.cursor,
-                unchanged=batch.unchanged, gone=batch.gone, run_id=run_id,
-            )
-            result.counts.update(counts)
-            if on_batch:
-                on_batch(source.name, len(batch.items) + len(batch.unchanged))
-        if full:
-            result.counts["withdrawn"] += warehouse.withdraw_unseen(con, source.name, started)
+        reason = source.unavailable(settings)
+        if reason:
+            log.warning("%s skipped: %s", source.name, reason)
+            result.status, result.message = "skipped", reason
+            return result
+        await _harvest_into(con, http, settings, source, full, run_id, on_batch, result)
     except HttpError as exc:
         result.status, result.message = "failed", str(exc)
     except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
@@ -109,6 +85,36 @@ async def harvest_source(con: duckdb.DuckDBPyConnection, http: HttpClient, setti
         log.error("%s failed: %s", source.name, result.message)
     result.counts["requests"] = http.stats.by_tag[source.name]
     return result
+
+
+async def _harvest_into(con: duckdb.DuckDBPyConnection, http: HttpClient, settings: Settings,
+                        source: Source, full: bool, run_id: str | None,
+                        on_batch: OnBatch | None, result: SourceResult) -> None:
+    base_url = source.base_url(settings).rstrip("/")
+    auth = source.auth_headers(settings)
+    if auth:
+        http.authorize(base_url, auth)
+    for prefix, per_minute in source.rate_limits(base_url, bool(auth)):
+        http.limit(prefix, per_minute)
+    started = now()
+    ctx = SourceContext(
+        source=source.name, http=http, settings=settings, base_url=base_url,
+        config=load_config(settings.rubrics_dir, source.name), full=full, started_at=started,
+        authenticated=bool(auth), cursors=_cursors(con, source.name),
+        known=lambda **kw: warehouse.known_ids(con, source.name, **kw),
+        stored=lambda source_id: warehouse.raw_payload(con, source.name, source_id),
+    )
+    async for batch in source.harvest(ctx):
+        mapped, bad = map_items(source, batch.items)
+        counts = warehouse.save_batch(
+            con, source.name, mapped, quarantined=bad, cursor=batch.cursor,
+            unchanged=batch.unchanged, gone=batch.gone, run_id=run_id,
+        )
+        result.counts.update(counts)
+        if on_batch:
+            on_batch(source.name, len(batch.items) + len(batch.unchanged))
+    if full:
+        result.counts["withdrawn"] += warehouse.withdraw_unseen(con, source.name, started)
 
 
 def _cursors(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:

@@ -43,6 +43,8 @@ def setup_logging(verbose: bool = False, quiet: bool = False,
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "prefect", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Per-query chatter of the sources and libraries shows with --verbose only.
+    for noisy in ("httpx", "httpcore", "prefect", "urllib3", "sonoharvest.sources",
+                  "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
     return console

@@ -44,7 +44,8 @@ class RunOutcome:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update=DEMO_OVERRIDES)
+    current = {name: getattr(settings, name) for name in type(settings).model_fields}
+    return type(settings)(**{**current, **DEMO_OVERRIDES})   # validated, unlike model_copy
 
 
 def demo_network(names: list[str]) -> tuple[httpx.AsyncBaseTransport, Clock]:
