@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -109,16 +110,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 def _run(command: str, source: list[str] | None, full: bool, demo: bool, export: bool) -> None:
     names = _check_sources(source)
     with _setup() as (settings, console):
-        with _progress(console, names) as advance:
+        stages = [*names, "classify"] if export else names
+        with _progress(console, stages) as advance:
             outcome = pipeline.run(settings, names=names, full=full, demo=demo, command=command,
-                                   export_results=export, on_batch=advance)
+                                   export_results=export, classify=export, on_batch=advance,
+                                   on_classified=lambda n: advance("classify", n))
         _print_outcome(outcome, settings)
         raise typer.Exit(outcome.exit_code)
 
 
 @app.command()
 def run(source: SourceOpt = None, full: FullOpt = False, demo: DemoOpt = False) -> None:
-    """The weekly job: harvest every source, then export."""
+    """The weekly job: harvest every source, classify relevance, then export."""
     _run("run", source, full, demo, export=True)
 
 
@@ -126,6 +129,125 @@ def run(source: SourceOpt = None, full: FullOpt = False, demo: DemoOpt = False) 
 def harvest(source: SourceOpt = None, full: FullOpt = False, demo: DemoOpt = False) -> None:
     """Harvest sources into the warehouse (no export)."""
     _run("harvest", source, full, demo, export=False)
+
+
+@app.command()
+def classify(
+    input_path: Annotated[Path | None, typer.Option(
+        "--input", "-i", help="JSON lines to score ('-' for stdin) instead of the warehouse.")] = None,
+    output_path: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where to write the scores (default: stdout).")] = None,
+) -> None:
+    """Classify relevance, kind, anatomy and tasks: the warehouse's new records, or a file.
+
+    A file holds one JSON object a line: {"id", "title", "description"?, "keywords"?,
+    "source"?, "url"?}; each output line is {"id", "relevance", "relevant", "kind",
+    "anatomy", "tasks"}. A bad line is reported on stderr and skipped.
+    """
+    from sonoharvest import classify as classifying
+
+    with _setup() as (settings, console):
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            if input_path is None:
+                with _progress(console, ["classify"]) as advance:
+                    counts = classifying.classify_pending(
+                        con, settings, progress=lambda n: advance("classify", n))
+                out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+                return
+            source = sys.stdin.buffer if str(input_path) == "-" else input_path.open("rb")
+            sink = sys.stdout if output_path is None else output_path.open("w", encoding="utf-8")
+            with source, sink:
+                done, rejected = classifying.classify_stream(con, settings, source, sink,
+                                                             sys.stderr)
+        finally:
+            con.close()
+    Console(stderr=True).print(f"classified {done} records; {rejected} lines rejected")
+    if rejected and not done:
+        raise typer.Exit(1)
+
+
+relevance_app = typer.Typer(help="Train, evaluate and list relevance models.",
+                            no_args_is_help=True)
+app.add_typer(relevance_app, name="relevance")
+
+
+@relevance_app.command("train")
+def relevance_train(as_json: JsonOpt = False) -> None:
+    """Retrain on the labelled examples; keeps the previous model if the new one is worse."""
+    from sonoharvest import classify as classifying
+    from sonoharvest.relevance import load_config
+
+    with _setup() as (settings, _):
+        cfg = load_config(settings.rubrics_dir)
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            result = classifying.train(con, settings, cfg, classifying.make_embedder(cfg))
+        finally:
+            con.close()
+    if as_json:
+        out.print_json(json.dumps({"version": result.version, "active": result.active,
+                                   "note": result.note, "metrics": result.metrics}))
+        return
+    _print_metrics(f"Relevance model v{result.version}", result.metrics)
+    out.print(("[green]active[/green]: " if result.active else "[yellow]not used[/yellow]: ")
+              + result.note)
+
+
+@relevance_app.command("eval")
+def relevance_eval(as_json: JsonOpt = False) -> None:
+    """Cross-validated metrics of the current configuration on the labelled set (no changes)."""
+    from sonoharvest import classify as classifying
+    from sonoharvest.relevance import load_config
+
+    with _setup() as (settings, _):
+        cfg = load_config(settings.rubrics_dir)
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            metrics = classifying.evaluate(con, settings, cfg, classifying.make_embedder(cfg))
+        finally:
+            con.close()
+    if as_json:
+        out.print_json(json.dumps(metrics))
+        return
+    _print_metrics("Cross-validated relevance metrics", metrics)
+    table = Table("tags (on relevant examples)", "precision", "recall", "F1")
+    for name, m in metrics["tags"].items():
+        table.add_row(name, *(f"{m[k]:.3f}" for k in ("precision", "recall", "f1")))
+    out.print(table)
+
+
+@relevance_app.command("models")
+def relevance_models() -> None:
+    """Every trained model with its metrics; the active one is marked."""
+    with _setup() as (settings, _):
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            models = warehouse.relevance_models(con)
+        finally:
+            con.close()
+    table = Table("version", "trained (UTC)", "examples", "precision", "recall", "F1",
+                  "WSS@95", "active", "note", title="Relevance models")
+    for m in models:
+        metrics = m["metrics"]
+        table.add_row(str(m["version"]), f"{m['created_at']:%Y-%m-%d %H:%M}", str(m["examples"]),
+                      *(f"{metrics[k]:.3f}" for k in ("precision", "recall", "f1",
+                                                      "wss_at_recall")),
+                      "yes" if m["active"] else "", m["note"] or "")
+    out.print(table)
+
+
+def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
+    table = Table("metric", "value", title=title)
+    table.add_row("labelled examples (relevant)", f"{metrics['examples']} ({metrics['positives']})")
+    table.add_row("precision at the review cut-off", f"{metrics['precision']:.3f}")
+    table.add_row("recall at the review cut-off", f"{metrics['recall']:.3f}")
+    table.add_row("F1", f"{metrics['f1']:.3f}")
+    table.add_row("work saved at that recall (WSS)", f"{metrics['wss_at_recall']:.3f}")
+    table.add_row("kind accuracy (text only)", f"{metrics['kind_accuracy']:.3f}")
+    table.add_row("band cut-offs (review / likely)",
+                  f"{metrics['thresholds']['review']:.3f} / {metrics['thresholds']['likely']:.3f}")
+    out.print(table)
 
 
 @app.command()

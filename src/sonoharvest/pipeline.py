@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,14 +66,22 @@ def stage_harvest(con: duckdb.DuckDBPyConnection, settings: Settings, names: lis
                                transport=transport, clock=clock, on_batch=on_batch))
 
 
+def stage_classify(con: duckdb.DuckDBPyConnection, settings: Settings,
+                   progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    from sonoharvest.classify import classify_pending   # loads torch: only when needed
+
+    return classify_pending(con, settings, progress=progress)
+
+
 def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     return export.export_all(con, settings.exports_dir)
 
 
 def run(settings: Settings, *, names: list[str] | None = None, full: bool = False,
         demo: bool = False, command: str = "run", export_results: bool = True,
-        on_batch: OnBatch | None = None) -> RunOutcome:
-    """Harvest, then export; the run row records per-stage counts and every error."""
+        classify: bool = True, on_batch: OnBatch | None = None,
+        on_classified: Callable[[int], None] | None = None) -> RunOutcome:
+    """Harvest, classify, then export; the run row records per-stage counts and every error."""
     names = list(names or SOURCE_NAMES)
     if demo:
         settings = demo_settings(settings)
@@ -90,6 +99,8 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
             if failed:
                 ran = [r for r in results.values() if r.status != "skipped"]
                 outcome.status = "failed" if len(failed) == len(ran) else "partial"
+            if classify:
+                outcome.counts["classify"] = stage_classify(con, settings, on_classified)
             if export_results:
                 outcome.counts["export"] = stage_export(con, settings)
         except Exception as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from sonoharvest.records import RawItem, Record, now
@@ -332,17 +333,12 @@ def get_embeddings(con: duckdb.DuckDBPyConnection, model_id: str,
     """Cached vectors (numpy float32) for these text hashes and this model."""
     if not hashes:
         return {}
-    table = con.execute(
+    rows = con.execute(
         "SELECT text_hash, vector FROM embeddings "
         "WHERE model_id = ? AND text_hash IN (SELECT unnest(?::VARCHAR[]))",
         [model_id, list(set(hashes))],
-    ).fetch_arrow_table()
-    if table.num_rows == 0:
-        return {}
-    vectors = table.column("vector").combine_chunks()
-    flat = vectors.flatten().to_numpy(zero_copy_only=False).astype("float32")
-    matrix = flat.reshape(table.num_rows, -1)
-    return dict(zip(table.column("text_hash").to_pylist(), matrix, strict=True))
+    ).fetchall()
+    return {digest: np.asarray(vector, dtype=np.float32) for digest, vector in rows}
 
 
 def save_embeddings(con: duckdb.DuckDBPyConnection, model_id: str,
@@ -360,3 +356,93 @@ def save_embeddings(con: duckdb.DuckDBPyConnection, model_id: str,
         con.execute("INSERT INTO embeddings SELECT * FROM new_embeddings ON CONFLICT DO NOTHING")
     finally:
         con.unregister("new_embeddings")
+
+
+# --- relevance models and classifications --------------------------------------------------
+
+def active_relevance_model(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    row = con.execute(
+        "SELECT version, path, embedder, metrics, thresholds FROM relevance_models "
+        "WHERE active ORDER BY version DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    return {"version": row[0], "path": row[1], "embedder": row[2],
+            "metrics": json.loads(row[3]), "thresholds": json.loads(row[4])}
+
+
+def next_relevance_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT coalesce(max(version), 0) + 1 FROM relevance_models").fetchone()[0]
+
+
+def add_relevance_model(con: duckdb.DuckDBPyConnection, version: int, *, embedder: str,
+                        path: str, examples: int, metrics: dict[str, Any],
+                        thresholds: dict[str, float], active: bool, note: str) -> None:
+    with transaction(con):
+        if active:
+            con.execute("UPDATE relevance_models SET active = false WHERE active")
+        con.execute(
+            "INSERT INTO relevance_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [version, now(), embedder, path, examples, json.dumps(metrics),
+             json.dumps(thresholds), active, note],
+        )
+
+
+def relevance_models(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT version, created_at, embedder, examples, metrics, active, note "
+        "FROM relevance_models ORDER BY version"
+    ).fetchall()
+    keys = ("version", "created_at", "embedder", "examples", "metrics", "active", "note")
+    models = [dict(zip(keys, row, strict=True)) for row in rows]
+    for m in models:
+        m["metrics"] = json.loads(m["metrics"])
+    return models
+
+
+def records_to_classify(con: duckdb.DuckDBPyConnection, model_version: int) -> list[tuple]:
+    """Active records whose current content has no classification by this model version."""
+    return con.execute(
+        """
+        SELECT r.source, r.source_id, r.content_hash, r.title, r.description,
+               r.record->>'$.keywords' AS keywords, r.kind_hint
+        FROM source_records r
+        LEFT JOIN classifications c USING (source, source_id)
+        WHERE r.status = 'active'
+          AND (c.source IS NULL OR c.content_hash <> r.content_hash
+               OR c.model_version <> ?)
+        ORDER BY r.source, r.source_id
+        """,
+        [model_version],
+    ).fetchall()
+
+
+def save_classifications(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Upsert (source, source_id, content_hash, model_version, relevance, relevant, band,
+    review_sample, kind, anatomy, tasks, evidence) rows in one statement."""
+    if not rows:
+        return
+    names = ("source", "source_id", "content_hash", "model_version", "relevance", "relevant",
+             "band", "review_sample", "kind", "anatomy", "tasks", "evidence")
+    columns = dict(zip(names, zip(*rows, strict=True), strict=True))
+    table = pa.table({
+        **{k: pa.array(columns[k], type=pa.string()) for k in
+           ("source", "source_id", "content_hash", "band", "kind")},
+        "model_version": pa.array(columns["model_version"], type=pa.int32()),
+        "relevance": pa.array(columns["relevance"], type=pa.float64()),
+        "relevant": pa.array(columns["relevant"], type=pa.bool_()),
+        "review_sample": pa.array(columns["review_sample"], type=pa.bool_()),
+        "anatomy": pa.array(columns["anatomy"], type=pa.list_(pa.string())),
+        "tasks": pa.array(columns["tasks"], type=pa.list_(pa.string())),
+        "evidence": pa.array([json.dumps(e) for e in columns["evidence"]], type=pa.string()),
+    })
+    con.register("new_classifications", table)
+    try:
+        with transaction(con):
+            con.execute(
+                "INSERT OR REPLACE INTO classifications SELECT source, source_id, content_hash, "
+                "model_version, relevance, relevant, band, review_sample, kind, anatomy, tasks, "
+                "evidence::JSON, ? FROM new_classifications", [now()],
+            )
+    finally:
+        con.unregister("new_classifications")
