@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -36,7 +37,13 @@ Progress = Callable[[int], None]
 
 
 def make_embedder(cfg: RelevanceConfig) -> Embedder:
-    return SentenceTransformerEmbedder(cfg.embedder.model, cfg.embedder.batch_size)
+    return _embedder(cfg.embedder.model, cfg.embedder.batch_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _embedder(model: str, batch_size: int) -> Embedder:
+    """Loading a model takes seconds: one instance per process and configuration."""
+    return SentenceTransformerEmbedder(model, batch_size)
 
 
 # --- training ----------------------------------------------------------------------------
@@ -117,8 +124,7 @@ def train(con: duckdb.DuckDBPyConnection, settings: Settings, cfg: RelevanceConf
     version = warehouse.next_relevance_version(con)
     active, note = True, reason
     current = fingerprint(settings, cfg)
-    if previous and previous["embedder"] == embedder.model_id and \
-            previous["metrics"].get("fingerprint") == current:
+    if previous and previous["embedder"] == embedder.model_id:
         gain = bundle.metrics["f1"] - previous["metrics"]["f1"]
         if gain < cfg.training.min_f1_gain:
             active = False
@@ -147,12 +153,15 @@ def _save_bundle(settings: Settings, version: int, bundle: Bundle) -> Path:
 
 def active_model(con: duckdb.DuckDBPyConnection, settings: Settings, cfg: RelevanceConfig,
                  embedder: Embedder) -> tuple[int, Bundle]:
-    """The active model; trained first when there is none or the configuration changed."""
+    """The active model. A model is trained first when there is none, or when no model was
+    trained yet for the current settings and labelled examples (it then replaces the active
+    one only if it is not worse)."""
     row = warehouse.active_relevance_model(con)
-    stale = row is None or row["embedder"] != embedder.model_id or \
-        row["metrics"].get("fingerprint") != fingerprint(settings, cfg) or \
-        not Path(row["path"]).exists()
-    if stale:
+    current = fingerprint(settings, cfg)
+    tried = any(m["metrics"].get("fingerprint") == current and m["embedder"] == embedder.model_id
+                for m in warehouse.relevance_models(con))
+    if row is None or not tried or row["embedder"] != embedder.model_id \
+            or not Path(row["path"]).exists():
         why = "first model" if row is None else "settings or labelled examples changed"
         log.info("training the relevance model (%s)", why)
         train(con, settings, cfg, embedder, reason=why)

@@ -10,7 +10,7 @@ import duckdb
 from sonoharvest.warehouse import SQL_DIR
 
 EXPORTS_DIR = SQL_DIR / "exports"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def write_parquet(con: duckdb.DuckDBPyConnection, name: str, out_dir: Path) -> int:

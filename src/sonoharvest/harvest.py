@@ -23,6 +23,7 @@ from sonoharvest.sources.base import Source, SourceContext, load_config
 log = logging.getLogger(__name__)
 
 OnBatch = Callable[[str, int], None]
+COUNTERS = ("new", "changed", "unchanged", "withdrawn", "quarantined", "requests")
 
 
 @dataclass
@@ -33,7 +34,8 @@ class SourceResult:
     counts: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message, **self.counts}
+        counts = {key: self.counts.get(key, 0) for key in COUNTERS} | dict(self.counts)
+        return {"status": self.status, "message": self.message, **counts}
 
 
 def map_items(source: Source, items: Iterable[RawItem]) -> tuple[

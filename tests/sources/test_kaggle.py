@@ -123,15 +123,17 @@ def test_malformed_items_raise_with_a_reason(item_type: str, payload: dict, reas
 
 
 def test_links_are_normalised_like_identifiers() -> None:
+    # The link extraction itself lives in sonoharvest.identifiers (tests/test_identifiers.py).
     text = ("See https://doi.org/10.5281/ZENODO.3904280. and arXiv:2103.10003, code at "
             "https://github.com/Owner/Repo.git; weights https://huggingface.co/datasets/org/set "
             "and https://huggingface.co/org/model; copy https://www.kaggle.com/models/google/gemma "
             "of https://zenodo.org/records/1327317 "
             "<a href=\"https://echonet.github.io/dynamic/\">site</a>")
-    assert source.links(text) == [
+    payload = {"ref": "owner/echo", "title": "Echo", "description": text}
+    assert source.to_record(RawItem("dataset", payload)).related == [
         "doi:10.5281/zenodo.3904280", "arxiv:2103.10003", "github:owner/repo",
         "hf:datasets/org/set", "hf:models/org/model", "kaggle:models/google/gemma",
-        "zenodo:1327317", "https://echonet.github.io/dynamic/",
+        "zenodo:1327317", "https://echonet.github.io/dynamic",
     ]
 
 

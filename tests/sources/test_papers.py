@@ -106,15 +106,6 @@ def test_maps_papers_with_code_rows():
     assert paper.url == "https://arxiv.org/abs/1908.06948"
 
 
-def test_normalises_repository_and_arxiv_references():
-    assert papers.github_id("https://github.com/Echonet/Dynamic.git") == "github:echonet/dynamic"
-    assert papers.github_id("github.com/a/b/tree/main/src") == "github:a/b"
-    assert papers.github_id("https://gitlab.com/a/b") is None
-    assert papers.arxiv_id("https://arxiv.org/pdf/2004.12084v3.pdf") == "2004.12084"
-    assert papers.arxiv_id("hep-th/9901001v2") == "hep-th/9901001"
-    assert papers.arxiv_id("10.1016/j.dib.2019.104863") is None
-
-
 # --- harvesting ----------------------------------------------------------------------------
 
 def test_harvests_both_channels_and_quarantines_the_malformed(con, tmp_path, clock):

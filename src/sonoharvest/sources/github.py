@@ -12,6 +12,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from sonoharvest.http import HttpError
+from sonoharvest.identifiers import (
+    bare_doi,
+    extract_identifiers,
+    is_url,
+    normalize_github,
+    weight_links,
+)
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
 from sonoharvest.sources.base import Source, SourceContext
@@ -35,21 +42,8 @@ ITEM_TYPE = "repository"
 RECHECK_BATCH = 25
 README_CHARS = 3000
 
-_DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"'<>()\[\]{}|,;]+")
+# The badge Zenodo's GitHub integration gives a repository: its DOI is the repository's own.
 _BADGE_DOI = re.compile(r"zenodo\.org/badge/DOI/(10\.5281/zenodo\.\d+)", re.I)
-_ARXIV = re.compile(r"(?:arxiv\.org/(?:abs|pdf)/|arxiv:\s*|huggingface\.co/papers/)"
-                    r"(\d{4}\.\d{4,5})", re.I)
-_URL = re.compile(r"https?://[^\s<>\"'()\[\]{}|]+")
-_GITHUB = re.compile(r"https?://(?:www\.)?github\.com/([\w-]+)/([\w.-]+)", re.I)
-_NOT_OWNERS = frozenset({"orgs", "sponsors", "features", "topics", "marketplace", "settings",
-                         "apps", "collections", "user-attachments", "about", "login", "site"})
-_HF = re.compile(r"https?://huggingface\.co/(?:(datasets|spaces)/)?([\w-]+)/([\w.-]+)", re.I)
-_NOT_HF = frozenset({"docs", "blog", "papers", "learn", "tasks", "models", "join", "settings"})
-_KAGGLE = re.compile(r"https?://(?:www\.)?kaggle\.com/datasets/([\w-]+)/([\w.-]+)", re.I)
-_ZENODO = re.compile(r"https?://(?:www\.)?zenodo\.org/records?/(\d+)", re.I)
-_WEIGHT_FILE = re.compile(r"\.(pth|pt|ckpt|safetensors|h5|onnx|pth\.tar)(?:$|[?#])", re.I)
-_WEIGHT_HOST = re.compile(r"https?://(drive\.google\.com|docs\.google\.com/uc)|"
-                          r"github\.com/[\w.-]+/[\w.-]+/releases", re.I)
 _WEIGHT_PHRASE = re.compile(r"\bpre-?trained\s+(weights|models?|checkpoints?)\b|"
                             r"\bmodel\s+(weights|checkpoints?)\b|\bdownload\s+(the\s+)?"
                             r"(weights|checkpoints?)\b", re.I)
@@ -282,7 +276,10 @@ def to_record(item: RawItem) -> Record:
     if not isinstance(name, str) or name.count("/") != 1:
         raise ValueError(f"repository full_name is missing or malformed: {name!r}")
     readme = _readme_text(item.payload.get("readme"))
-    related, weights, doi = _links("\n".join([readme, repo.get("homepage") or ""]), name)
+    own = normalize_github(f"github:{name}")
+    if own is None:
+        raise ValueError(f"repository full_name is not an owner/repository name: {name!r}")
+    related, weights, doi = _links("\n".join([readme, repo.get("homepage") or ""]), own)
     description = repo.get("description") or ""
     license_ = (repo.get("license") or {}).get("key")
     owner = (repo.get("owner") or {}).get("login")
@@ -293,7 +290,7 @@ def to_record(item: RawItem) -> Record:
         source="github", source_id=str(repo_id), kind_hint=_kind(repo, readme, weights),
         title=name, description="\n\n".join(filter(None, [description, _excerpt(readme)])),
         url=repo.get("html_url") or f"https://github.com/{name}", doi=doi,
-        identifiers=[f"github:{name.lower()}", *([f"doi:{doi}"] if doi else [])],
+        identifiers=[own, *([f"doi:{doi}"] if doi else [])],
         keywords=[str(t) for t in repo.get("topics") or []], license=license_, access="open",
         creators=[owner] if owner else [], created_at=parse_time(repo.get("created_at")),
         updated_at=parse_time(repo.get("pushed_at") or repo.get("updated_at")), related=related,
@@ -307,40 +304,13 @@ def _readme_text(readme: Any) -> str:
     return base64.b64decode(readme.get("content") or "").decode("utf-8", errors="replace")
 
 
-def _links(text: str, self_name: str) -> tuple[list[str], bool, str | None]:
+def _links(text: str, own: str) -> tuple[list[str], bool, str | None]:
     """(related identifiers and weight URLs, whether weights are linked, the repo's own DOI)."""
-    found: dict[str, None] = {}
-    for doi in _DOI.findall(text):
-        found[f"doi:{_clean_doi(doi)}"] = None
-    for arxiv in _ARXIV.findall(text):
-        found[f"arxiv:{arxiv}"] = None
-    weights = False
-    for url in (u.rstrip(".,;:!?*_`'") for u in _URL.findall(text)):
-        ident = _identifier(url)
-        if ident and ident != f"github:{self_name.lower()}":
-            found[ident] = None
-        if _WEIGHT_FILE.search(url) or _WEIGHT_HOST.search(url) or \
-                (ident or "").startswith("hf:models/"):
-            weights = True
-            found[url] = None
+    weights = weight_links(text)
+    related = [i for i in extract_identifiers(text) if not is_url(i) and i != own]
     badge = _BADGE_DOI.search(text)
-    return list(found), weights, _clean_doi(badge.group(1)) if badge else None
-
-
-def _identifier(url: str) -> str | None:
-    if (m := _GITHUB.match(url)) and m.group(1).lower() not in _NOT_OWNERS:
-        return f"github:{m.group(1).lower()}/{m.group(2).lower().removesuffix('.git')}"
-    if (m := _HF.match(url)) and m.group(2).lower() not in _NOT_HF:
-        return f"hf:{m.group(1) or 'models'}/{m.group(2)}/{m.group(3)}"
-    if m := _KAGGLE.match(url):
-        return f"kaggle:{m.group(1).lower()}/{m.group(2).lower()}"
-    if m := _ZENODO.match(url):
-        return f"zenodo:{m.group(1)}"
-    return None
-
-
-def _clean_doi(doi: str) -> str:
-    return re.sub(r"(\.svg|\.pdf)$", "", doi.rstrip(".,;:")).lower()
+    doi = bare_doi(badge.group(1)) if badge else None
+    return list(dict.fromkeys([*related, *weights])), bool(weights), doi
 
 
 def _kind(repo: dict[str, Any], readme: str, weights: bool) -> str:

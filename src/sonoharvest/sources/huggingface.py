@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sonoharvest.http import HttpError
+from sonoharvest.identifiers import bare_doi, hf_id, normalize_arxiv
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
 from sonoharvest.sources.base import Source, SourceContext
@@ -32,7 +33,6 @@ PATHS = {item_type: path for path, item_type in KINDS.items()}
 # Tags the Hub adds about serving and storage, not about the content.
 PLATFORM_TAGS = frozenset({"endpoints_compatible", "autotrain_compatible", "has_space",
                            "text-generation-inference", "safetensors", "gguf"})
-_ARXIV = re.compile(r"(\d{4}\.\d{4,5}|[a-z-]+(?:\.[a-z]{2})?/\d{7})(v\d+)?$", re.I)
 
 
 def auth_headers(settings: Settings) -> dict[str, str]:
@@ -174,12 +174,14 @@ def to_record(item: RawItem) -> Record:
     tags = [str(t) for t in p.get("tags") or []]
     card = p.get("cardData") or {}
     own = hf_id(kind, repo_id)
-    dois = [d.lower() for d in facet(tags, "doi")]
-    related = [*(hf_id("datasets", d) for d in [*facet(tags, "dataset"),
-                                                  *_as_list(card.get("datasets"))]),
-               *(hf_id("models", m) for m in [*_base_models(tags),
-                                                *_as_list(card.get("base_model"))]),
-               *(f"arxiv:{a}" for a in filter(None, map(arxiv_id, facet(tags, "arxiv")))),
+    if own is None:
+        raise ValueError(f"repository id is not a Hub repository id: {repo_id!r}")
+    dois = list(filter(None, map(bare_doi, facet(tags, "doi"))))
+    related = [*(hf_id("datasets", d) or "" for d in [*facet(tags, "dataset"),
+                                                        *_as_list(card.get("datasets"))]),
+               *(hf_id("models", m) or "" for m in [*_base_models(tags),
+                                                      *_as_list(card.get("base_model"))]),
+               *(normalize_arxiv(a) or "" for a in facet(tags, "arxiv")),
                *([f"pwc-dataset:{p['paperswithcode_id']}"] if p.get("paperswithcode_id") else [])]
     return Record(
         source="huggingface", source_id=f"{kind}/{repo_id}", kind_hint=KINDS[kind],
@@ -198,16 +200,6 @@ def to_record(item: RawItem) -> Record:
         metrics={k: float(p[k]) for k in ("downloads", "downloadsAllTime", "likes")
                  if isinstance(p.get(k), int | float)},
     )
-
-
-def hf_id(kind: str, repo_id: str) -> str:
-    return f"hf:{kind}/{repo_id.strip().lower()}"
-
-
-def arxiv_id(value: str) -> str | None:
-    """A bare arXiv id without version from an id, `arxiv:` tag or abs/pdf URL."""
-    match = _ARXIV.search(str(value).strip().removesuffix(".pdf"))
-    return match.group(1).lower() if match else None
 
 
 def facet(tags: Iterable[str], name: str) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sonoharvest.http import HttpError
+from sonoharvest.identifiers import extract_identifiers, normalize_kaggle
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
 from sonoharvest.sources.base import Source, SourceContext
@@ -30,7 +30,6 @@ MODEL_PAGE_SIZE = 50
 PER_MINUTE = 60.0
 WEB = "https://www.kaggle.com"
 SIZE_SLICES = (1 << 20, 10 << 20, 100 << 20, 1 << 30, 10 << 30)  # bytes; see kaggle.yaml
-REF = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,40 +177,17 @@ def _latest(*values: str | None) -> str | None:
 
 # --- mapping -------------------------------------------------------------------------------
 
-_LINKS = [  # (pattern, identifier template) for what a description points to
-    (re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>\[\](){},;]+)", re.I), "doi:{0}"),
-    (re.compile(r"(?:arxiv\.org/(?:abs|pdf)/|arxiv:\s*)(\d{4}\.\d{4,5})", re.I), "arxiv:{0}"),
-    (re.compile(r"github\.com/([\w.-]+/[\w-]+(?:\.[\w-]+)*)", re.I), "github:{0}"),
-    (re.compile(r"huggingface\.co/datasets/([\w.-]+/[\w.-]+)", re.I), "hf:datasets/{0}"),
-    (re.compile(r"huggingface\.co/(?!datasets/|spaces/|papers/|docs/)([\w.-]+/[\w.-]+)", re.I),
-     "hf:models/{0}"),
-    (re.compile(r"kaggle\.com/datasets/([\w.-]+/[\w.-]+)", re.I), "kaggle:{0}"),
-    (re.compile(r"kaggle\.com/models/([\w.-]+/[\w.-]+)", re.I), "kaggle:models/{0}"),
-    (re.compile(r"zenodo\.org/records?/(\d+)", re.I), "zenodo:{0}"),
-]
-_URL = re.compile(r"https?://[^\s\"'<>()\[\]]+", re.I)
-_KNOWN = re.compile(r"doi\.org|arxiv\.org|github\.com|huggingface\.co|kaggle\.com|zenodo\.org/rec")
-
-
-def links(text: str) -> list[str]:
-    """Identifiers and URLs a text points to, normalised like the records' identifiers."""
-    found = [template.format(m.rstrip(".").removesuffix(".git")).lower()
-             for pattern, template in _LINKS for m in pattern.findall(text)]
-    found += [u.rstrip(".,;:") for u in _URL.findall(text) if not _KNOWN.search(u.lower())]
-    return list(dict.fromkeys(found))
-
-
 def to_record(item: RawItem) -> Record:
     """Map one ApiDataset or ApiModel (kagglesdk field names) to a Record."""
     if item.item_type not in ("dataset", "model"):
         raise ValueError(f"unknown Kaggle item type {item.item_type!r}")
     p, model = item.payload, item.item_type == "model"
     ref = str(p.get("ref") or f"{p.get('author') or ''}/{p.get('slug') or ''}")
-    if not REF.fullmatch(ref):
+    own = normalize_kaggle(f"kaggle:{'models/' if model else ''}{ref}")
+    if own is None or ref.count("/") != 1:
         raise ValueError(f"{item.item_type} has no valid ref (owner/slug): {ref!r}")
     if not str(p.get("title") or "").strip():
         raise ValueError(f"{item.item_type} {ref} has no title")
-    own = f"kaggle:{'models/' if model else ''}{ref}".lower()
     instances = [i for i in p.get("instances") or [] if isinstance(i, dict)]
     description = "\n\n".join(dict.fromkeys(str(t).strip() for t in [
         p.get("subtitle"), p.get("description"),
@@ -245,8 +221,8 @@ def _related(p: dict[str, Any], instances: list[dict[str, Any]], description: st
     training = [str(t) for i in instances for t in i.get("trainingData") or []]
     pointers = [description, str(p.get("provenanceSources") or ""),
                 *(str(i["sourceUrl"]) for i in instances if i.get("sourceUrl")), *training]
-    bare = [f"kaggle:{t}".lower() for t in training if REF.fullmatch(t)]
-    return list(dict.fromkeys([*links("\n".join(pointers)), *bare]))
+    bare = [normalize_kaggle(f"kaggle:{t}") for t in training if t.count("/") == 1]
+    return list(dict.fromkeys([*extract_identifiers("\n".join(pointers)), *filter(None, bare)]))
 
 
 def _tag(tag: Any) -> str:

@@ -9,13 +9,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sonoharvest.http import HttpError
+from sonoharvest.identifiers import hf_id, normalize_arxiv, normalize_github, normalize_link
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.sources.base import Source, SourceContext
 from sonoharvest.sources.huggingface import (
     SITE,
-    arxiv_id,
     auth_headers,
-    hf_id,
     json_list,
     rate_limits,
     safe_time,
@@ -114,35 +113,36 @@ async def _live(ctx: SourceContext, term: str, known: set[str], seen: set[str]
     first, wanted, newest = Batch(requests=1), [], since
     for entry in entries:
         paper = entry["paper"] if isinstance(entry.get("paper"), dict) else entry
-        pid, stamp = arxiv_id(paper.get("id") or ""), safe_time(paper.get("publishedAt"))
+        aid, stamp = normalize_arxiv(paper.get("id")), safe_time(paper.get("publishedAt"))
         newest = max(filter(None, (newest, stamp)), default=None)
-        if not pid:
+        if not aid:
             first.items.append(RawItem("hf-paper", paper))  # malformed: quarantined by mapping
-        elif f"arxiv:{pid}" not in seen and (ctx.full or f"arxiv:{pid}" not in known
-                                              or (stamp and since and stamp > since)):
-            seen.add(f"arxiv:{pid}")
-            wanted.append((pid, paper))
+        elif aid not in seen and (ctx.full or aid not in known
+                                  or (stamp and since and stamp > since)):
+            seen.add(aid)
+            wanted.append((aid, paper))
     chunks = [wanted[i:i + DETAIL_CHUNK] for i in range(0, len(wanted), DETAIL_CHUNK)] or [[]]
     for n, chunk in enumerate(chunks):
         batch = first if n == 0 else Batch()
-        for pid, paper in chunk:
-            await _paper(ctx, pid, batch, listed=paper)
+        for aid, paper in chunk:
+            await _paper(ctx, aid, batch, listed=paper)
         if n == len(chunks) - 1 and newest and newest.isoformat() != stored:
             batch.cursor = (key, newest.isoformat())
         if batch.items or batch.gone or batch.cursor:
             yield batch
 
 
-async def _paper(ctx: SourceContext, pid: str, batch: Batch, listed: dict[str, Any] | None
+async def _paper(ctx: SourceContext, aid: str, batch: Batch, listed: dict[str, Any] | None
                  ) -> None:
+    """Fetch the page of the paper `aid` ("arxiv:<id>") into the batch."""
     batch.requests += 1
     try:
-        reply = await ctx.http.get(f"{ctx.base_url}/api/papers/{pid}")
+        reply = await ctx.http.get(f"{ctx.base_url}/api/papers/{aid.removeprefix('arxiv:')}")
     except HttpError as exc:
         if exc.status != 404:
             raise
         if listed is None:
-            batch.gone.append(f"arxiv:{pid}")
+            batch.gone.append(aid)
         else:
             batch.items.append(RawItem("hf-paper", listed))  # listed, but no page (yet)
         return
@@ -158,7 +158,7 @@ async def _recheck(ctx: SourceContext, seen: set[str]) -> AsyncIterator[Batch]:
     for start in range(0, len(stale), DETAIL_CHUNK):
         batch = Batch()
         for sid in stale[start:start + DETAIL_CHUNK]:
-            await _paper(ctx, sid.removeprefix("arxiv:"), batch, listed=None)
+            await _paper(ctx, sid, batch, listed=None)
         yield batch
 
 
@@ -170,21 +170,21 @@ def to_record(item: RawItem) -> Record:
 
 
 def _hf_paper(p: dict[str, Any]) -> Record:
-    pid = arxiv_id(p.get("id") or "")
-    if not pid:
+    aid = normalize_arxiv(p.get("id"))
+    if not aid:
         raise ValueError(f"no arXiv id in the paper payload (id={p.get('id')!r})")
-    linked = [hf_id(kind, str(repo["id"])) for field, kind in
+    linked = [hf_id(kind, repo["id"]) or "" for field, kind in
               (("linkedModels", "models"), ("linkedDatasets", "datasets"))
               for repo in p.get(field) or [] if isinstance(repo, dict) and repo.get("id")]
     return Record(
-        source="papers", source_id=f"arxiv:{pid}", kind_hint="paper",
+        source="papers", source_id=aid, kind_hint="paper",
         title=p.get("title") or "", description=p.get("summary") or "",
-        url=f"{SITE}/papers/{pid}", identifiers=[f"arxiv:{pid}"],
+        url=f"{SITE}/papers/{aid.removeprefix('arxiv:')}", identifiers=[aid],
         keywords=[str(k) for k in p.get("ai_keywords") or []],
         creators=[str(a["name"]) for a in p.get("authors") or [] if a.get("name")],
         created_at=parse_time(p.get("publishedAt")),
-        related=unique([github_id(p.get("githubRepo")) or "", p.get("projectPage") or "",
-                        *linked]),
+        related=unique([normalize_github(p.get("githubRepo")) or "",
+                        normalize_link(p.get("projectPage")) or "", *linked]),
         metrics={k: float(p[k]) for k in ("upvotes", "githubStars", "numTotalModels",
                                           "numTotalDatasets", "numTotalSpaces")
                  if isinstance(p.get(k), int | float)},
@@ -194,7 +194,8 @@ def _hf_paper(p: dict[str, Any]) -> Record:
 def _pwc_dataset(row: dict[str, Any]) -> Record:
     slug = pwc_slug(row.get("url"))
     paper = row.get("paper") or {}
-    loaders = [github_id(d.get("repo") or d.get("url")) for d in row.get("data_loaders") or []]
+    loaders = [normalize_github(d.get("repo") or d.get("url"))
+               for d in row.get("data_loaders") or []]
     return Record(
         source="papers", source_id=f"pwc-dataset:{slug}", kind_hint="dataset",
         title=row.get("full_name") or row.get("name") or "",
@@ -213,29 +214,29 @@ def _pwc_dataset(row: dict[str, Any]) -> Record:
 
 def _pwc_code(row: dict[str, Any]) -> Record:
     paper, repo_url = pwc_slug(row.get("paper_url")), str(row.get("repo_url") or "")
-    repo = github_id(repo_url)
+    repo = normalize_github(repo_url)
     if not repo_url:
         raise ValueError("the link row has no repo_url")
     where = repo.removeprefix("github:") if repo else repo_url.split("://")[-1].lower()
     framework = row.get("framework") if row.get("framework") not in (None, "", "none") else None
-    aid = arxiv_id(row.get("paper_arxiv_id") or "")
+    aid = normalize_arxiv(row.get("paper_arxiv_id"))
     return Record(
         source="papers", source_id=f"pwc-code:{where}:{paper}", kind_hint="code",
         title=row.get("paper_title") or "", url=repo_url,
         description=f"{'Official' if row.get('is_official') else 'Community'} code for the "
                     f"paper \"{row.get('paper_title')}\" at {repo_url}",
         identifiers=[repo] if repo else [], keywords=[framework] if framework else [],
-        related=unique([f"pwc-paper:{paper}", f"arxiv:{aid}" if aid else ""]),
+        related=unique([f"pwc-paper:{paper}", aid or ""]),
     )
 
 
 def _pwc_paper(row: dict[str, Any]) -> Record:
-    slug, aid = pwc_slug(row.get("paper_url")), arxiv_id(row.get("arxiv_id") or "")
+    slug, aid = pwc_slug(row.get("paper_url")), normalize_arxiv(row.get("arxiv_id"))
     return Record(
         source="papers", source_id=f"pwc-paper:{slug}", kind_hint="paper",
         title=row.get("title") or "", description=row.get("abstract") or "",
         url=row.get("url_abs") or row.get("paper_url"),
-        identifiers=unique([f"pwc-paper:{slug}", f"arxiv:{aid}" if aid else ""]),
+        identifiers=unique([f"pwc-paper:{slug}", aid or ""]),
         keywords=[str(t) for t in row.get("tasks") or []],
         creators=[str(a) for a in row.get("authors") or []],
         created_at=parse_time(row.get("date")),
@@ -258,15 +259,6 @@ def pwc_slug(url: Any) -> str:
 
 def _pwc_paper_id(url: Any) -> str:
     return f"pwc-paper:{pwc_slug(url)}" if url else ""
-
-
-def github_id(url: Any) -> str | None:
-    """"github:owner/repo" (lower-case) for a GitHub repository URL, else None."""
-    parts = urlsplit(str(url or "") if "://" in str(url or "") else f"https://{url or ''}")
-    segments = [s for s in parts.path.split("/") if s]
-    if parts.netloc.lower() not in ("github.com", "www.github.com") or len(segments) < 2:
-        return None
-    return f"github:{segments[0]}/{segments[1].removesuffix('.git')}".lower()
 
 
 SOURCE = Source(

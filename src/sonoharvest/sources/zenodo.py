@@ -11,6 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sonoharvest.http import HttpError
+from sonoharvest.identifiers import (
+    bare_doi,
+    extract_identifiers,
+    is_url,
+    is_weight_file,
+    normalize_identifier,
+    normalize_url,
+)
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
 from sonoharvest.sources.base import Source, SourceContext
@@ -30,7 +38,6 @@ MAX_RESULT_WINDOW = 10_000
 MIN_SLICE = timedelta(seconds=2)
 ITEM = "record"
 GONE = (404, 410)  # 410: Zenodo's answer for a deleted record (tombstone)
-WEIGHT_FILES = re.compile(r"\.(pth?|ckpt|h5|hdf5|onnx|safetensors|tflite|pb)$", re.I)
 WEIGHT_WORDS = re.compile(r"\b(weights|checkpoints?|(pre-?)?trained models?)\b", re.I)
 KINDS = {"dataset": "dataset", "software": "code", "publication": "paper", "model": "model"}
 
@@ -189,8 +196,8 @@ def to_record(item: RawItem) -> Record:
     title = meta.get("title") or p.get("title")
     if not title:
         raise ValueError(f"record {p['id']} has no title")
-    doi = _doi(p.get("doi") or meta.get("doi"))
-    concept = _doi(p.get("conceptdoi"))
+    doi = bare_doi(p.get("doi") or meta.get("doi"))
+    concept = bare_doi(p.get("conceptdoi"))
     identifiers = [f"zenodo:{p['id']}"]
     if p.get("conceptrecid"):
         identifiers.append(f"zenodo:{p['conceptrecid']}")
@@ -198,14 +205,15 @@ def to_record(item: RawItem) -> Record:
     rtype = (meta.get("resource_type") or {}).get("type", "")
     related = []
     for rel in meta.get("related_identifiers") or []:
-        ident = _identifier(str(rel.get("identifier", "")), str(rel.get("scheme", "")))
+        ident = _related(str(rel.get("identifier", "")), str(rel.get("scheme", "")))
         if ident and ident not in identifiers:
             related.append(ident)
             # A GitHub release archived by Zenodo's GitHub integration is the repository itself.
             if (rtype == "software" and ident.startswith("github:")
                     and "/tree/" in str(rel.get("identifier"))):
                 identifiers.append(ident)
-    related += [i for i in _links(meta.get("description") or "") if i not in identifiers]
+    related += [i for i in extract_identifiers(meta.get("description"))
+                if not is_url(i) and i not in identifiers]  # links in the text: identifiers only
     license_ = meta.get("license")
     license_ = license_.get("id") if isinstance(license_, dict) else license_
     links = p.get("links") or {}
@@ -231,7 +239,7 @@ def _kind(rtype: str, payload: dict[str, Any], meta: dict[str, Any]) -> str:
     if rtype == "software":
         files = [str(f.get("key", "")) for f in payload.get("files") or []]
         text = " ".join([str(meta.get("title", "")), *map(str, meta.get("keywords") or [])])
-        if any(WEIGHT_FILES.search(f) for f in files) or WEIGHT_WORDS.search(text):
+        if any(map(is_weight_file, files)) or WEIGHT_WORDS.search(text):
             return "model"
     return KINDS.get(rtype, "other")
 
@@ -241,47 +249,14 @@ def _utc(value: Any) -> datetime | None:
     return parsed.astimezone(UTC) if parsed else None
 
 
-def _doi(value: Any) -> str | None:
+def _related(value: str, scheme: str) -> str | None:
+    """A related identifier: canonical ("doi:…", "github:…"…), else the normalised URL, else
+    "<scheme>:<value>" for the schemes without a canonical form here (isbn, handle…)."""
+    value, scheme = value.strip(), scheme.strip().lower()
     if not value:
         return None
-    match = re.search(r"10\.\d{4,9}/\S+", str(value))
-    return match.group(0).rstrip(".").lower() if match else None
-
-
-_PATTERNS = [
-    (re.compile(r"10\.48550/arxiv\.(\d{4}\.\d{4,5})", re.I), "arxiv:{}"),
-    (re.compile(r"arxiv\.org/(?:abs|pdf)/(\d{4}\.\d{4,5})", re.I), "arxiv:{}"),
-    (re.compile(r"^arxiv:\s*(\d{4}\.\d{4,5})", re.I), "arxiv:{}"),
-    (re.compile(r"github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?(?:[/#?]|$)", re.I), "github:{}"),
-    (re.compile(r"huggingface\.co/datasets/([\w.-]+/[\w.-]+)", re.I), "hf:datasets/{}"),
-    (re.compile(r"huggingface\.co/(?!datasets/|spaces/|papers/)([\w.-]+/[\w.-]+)", re.I),
-     "hf:models/{}"),
-    (re.compile(r"kaggle\.com/datasets/([\w.-]+/[\w.-]+)", re.I), "kaggle:{}"),
-]
-
-
-def _identifier(value: str, scheme: str) -> str | None:
-    """A normalised identifier ("doi:…", "arxiv:…", "github:owner/repo"…) or the URL itself."""
-    value = value.strip()
-    if not value:
-        return None
-    for pattern, template in _PATTERNS:
-        match = pattern.search(value)
-        if match:
-            return template.format(match.group(1).lower())
-    if scheme.lower() == "doi" or re.match(r"^(https?://(dx\.)?doi\.org/|doi:)?10\.\d", value):
-        doi = _doi(value)
-        return f"doi:{doi}" if doi else None
-    if scheme.lower() in ("url", "") or value.startswith("http"):
-        return value
-    return f"{scheme.lower()}:{value}"
-
-
-def _links(html: str) -> list[str]:
-    """Repository, paper and dataset links written in a description."""
-    found = re.findall(r"https?://[^\s\"'<>)]+|\b(?:arxiv|doi):\s*[^\s\"'<>)]+", html, re.I)
-    out = (_identifier(re.sub(r"\s+", "", u).rstrip(".,;"), "url") for u in found)
-    return [i for i in out if i and not i.startswith("http")]
+    return (normalize_identifier(value, scheme) or normalize_url(value)
+            or (f"{scheme}:{value}" if scheme not in ("", "url", "doi") else None))
 
 
 def _auth(settings: Settings) -> dict[str, str]:
