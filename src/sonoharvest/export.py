@@ -9,7 +9,7 @@ import duckdb
 
 from sonoharvest.warehouse import SQL_DIR
 
-EXPORTS_DIR = SQL_DIR / "exports"
+EXPORTS_DIR = SQL_DIR / "export_sql"
 SCHEMA_VERSION = 2
 
 
