@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
 from sonoharvest.http import HttpClient
 from sonoharvest.records import Batch, RawItem, Record
@@ -51,6 +52,12 @@ class SourceContext:
     def cursor(self, key: str) -> str | None:
         """The stored cursor for `key`, or None on a full sweep or a first run."""
         return None if self.full else self.cursors.get(key)
+
+
+def bearer(secret: SecretStr | None) -> dict[str, str]:
+    """An Authorization header for a token, or no header when it is unset."""
+    token = secret.get_secret_value().strip() if secret else ""
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def load_config(rubrics_dir: Path, source: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sonoharvest.identifiers import (
 )
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
-from sonoharvest.sources.base import Source, SourceContext
+from sonoharvest.sources.base import Source, SourceContext, bearer
 
 log = logging.getLogger(__name__)
 
@@ -338,8 +338,7 @@ def _rate_limits(base_url: str, authenticated: bool) -> list[tuple[str, float]]:
 
 
 def _auth_headers(settings: Settings) -> dict[str, str]:
-    token = settings.github_token.get_secret_value() if settings.github_token else ""
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return bearer(settings.github_token)
 
 
 SOURCE = Source(

@@ -13,7 +13,7 @@ from sonoharvest.http import HttpError
 from sonoharvest.identifiers import bare_doi, hf_id, normalize_arxiv
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
-from sonoharvest.sources.base import Source, SourceContext
+from sonoharvest.sources.base import Source, SourceContext, bearer
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,7 @@ PLATFORM_TAGS = frozenset({"endpoints_compatible", "autotrain_compatible", "has_
 
 
 def auth_headers(settings: Settings) -> dict[str, str]:
-    token = settings.hf_token.get_secret_value() if settings.hf_token else ""
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return bearer(settings.hf_token)
 
 
 def rate_limits(base_url: str, authenticated: bool) -> list[tuple[str, float]]:

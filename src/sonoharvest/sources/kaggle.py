@@ -14,7 +14,7 @@ from sonoharvest.http import HttpError
 from sonoharvest.identifiers import extract_identifiers, normalize_kaggle
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
-from sonoharvest.sources.base import Source, SourceContext
+from sonoharvest.sources.base import Source, SourceContext, bearer
 
 log = logging.getLogger(__name__)
 
@@ -241,10 +241,9 @@ def _web_url(url: Any, ref: str, model: bool) -> str:
 
 def _auth_headers(settings: Settings) -> dict[str, str]:
     """Bearer KAGGLE_API_TOKEN first, else HTTP Basic KAGGLE_USERNAME:KAGGLE_KEY (kagglesdk)."""
-    token = settings.kaggle_api_token.get_secret_value().strip() if settings.kaggle_api_token \
-        else ""
+    token = bearer(settings.kaggle_api_token)
     if token:
-        return {"Authorization": f"Bearer {token}"}
+        return token
     key = settings.kaggle_key.get_secret_value() if settings.kaggle_key else ""
     if settings.kaggle_username and key:
         pair = base64.b64encode(f"{settings.kaggle_username}:{key}".encode()).decode()

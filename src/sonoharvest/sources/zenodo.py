@@ -21,7 +21,7 @@ from sonoharvest.identifiers import (
 )
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
-from sonoharvest.sources.base import Source, SourceContext
+from sonoharvest.sources.base import Source, SourceContext, bearer
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +260,7 @@ def _related(value: str, scheme: str) -> str | None:
 
 
 def _auth(settings: Settings) -> dict[str, str]:
-    token = settings.zenodo_token.get_secret_value() if settings.zenodo_token else ""
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return bearer(settings.zenodo_token)
 
 
 SOURCE = Source(
