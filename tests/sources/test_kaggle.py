@@ -22,6 +22,7 @@ from sonoharvest.settings import Settings
 from sonoharvest.sources import get_source
 from sonoharvest.sources import kaggle as source
 from sonoharvest.sources.base import Source, load_config
+from sonoharvest.sources.kaggle import distinct_terms
 from sonoharvest.http import PACING_MARGIN
 
 TOKEN = "kgat-test-0123456789abcdef"
@@ -68,7 +69,7 @@ def _records(con) -> dict[str, dict[str, Any]]:
 
 def _query_keys(settings: Settings) -> int:
     cfg = load_config(settings.rubrics_dir, "kaggle")
-    terms = {t.lower() for t in [*cfg["terms"], *cfg.get("extra_terms", [])]}
+    terms = distinct_terms(list(dict.fromkeys([*cfg["terms"], *cfg.get("extra_terms", [])])))
     return len(terms) * len(cfg["item_types"]) + len(cfg.get("owners", []))
 
 
@@ -222,10 +223,16 @@ def test_demo_harvest_then_a_cheap_incremental_rerun(con, clock, tmp_path) -> No
     versions = con.execute("SELECT count(*) FROM record_versions").fetchone()[0]
     results, internet = run_harvest(con, settings, ["kaggle"], [fake], clock)
     counts = results["kaggle"].counts
-    assert _query_keys(settings) == 52
-    assert len(internet.log) == counts["requests"] == 52
+    assert _query_keys(settings) == 32      # 16 distinct terms x datasets and models
+    assert len(internet.log) == counts["requests"] == 32
     assert counts["new"] == counts["changed"] == 0
     assert con.execute("SELECT count(*) FROM record_versions").fetchone()[0] == versions
+
+
+def test_terms_that_add_no_results_are_not_queried() -> None:
+    terms = ["ultrasound", "breast ultrasound", "Doppler ultrasound", "B-mode", "TRUS",
+             "transrectal ultrasound", "point-of-care ultrasound", "POCUS"]
+    assert distinct_terms(terms) == ["ultrasound", "B-mode", "TRUS", "POCUS"]
 
 
 def test_a_changed_record_gets_a_new_version(con, clock, tmp_path) -> None:

@@ -53,8 +53,8 @@ async def harvest(ctx: SourceContext) -> AsyncIterator[Batch]:
     """One sweep per item type and term (or owner), newest first, down to its watermark."""
     cfg = ctx.config
     skip = {t.lower() for t in cfg.get("skip_terms", [])}
-    terms = [t for t in dict.fromkeys([*cfg["terms"], *cfg.get("extra_terms", [])])
-             if t.lower() not in skip]
+    terms = distinct_terms([t for t in dict.fromkeys([*cfg["terms"], *cfg.get("extra_terms", [])])
+                            if t.lower() not in skip])
     slices = tuple(cfg.get("size_slices", SIZE_SLICES))
     seen: set[tuple[str, str]] = set()
     for kind in (k for k in (DATASETS, MODELS) if k.name in cfg.get("item_types", [k.name])):
@@ -65,6 +65,14 @@ async def harvest(ctx: SourceContext) -> AsyncIterator[Batch]:
             key = f"{kind.name}:{label}"
             async for batch in _query(ctx, kind, key, {**kind.sort, **body}, slices, seen):
                 yield batch
+
+
+def distinct_terms(terms: list[str]) -> list[str]:
+    """Drop a term whose words include all the words of another term: Kaggle's search needs
+    every word, so "breast ultrasound" finds a subset of "ultrasound" and costs a query key."""
+    words = {t: frozenset(t.lower().split()) for t in terms}
+    return [t for t in terms
+            if not any(u != t and words[u] < words[t] for u in terms)]
 
 
 async def _query(ctx: SourceContext, kind: Kind, key: str, body: dict[str, Any],
