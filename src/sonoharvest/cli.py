@@ -29,7 +29,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvest, classify, score and export a catalogue of ultrasound datasets "
                        "and models.")
 # Tables stay readable when the output goes to a file or a pipe.
-out = Console(width=None if sys.stdout.isatty() else 150)
+out = Console(width=None if sys.stdout.isatty() else 180)
 
 
 class _State:
@@ -307,7 +307,10 @@ def config() -> None:
 
 def _runs_table(runs: list[dict[str, Any]]) -> Table:
     table = Table("run", "command", "started (UTC)", "took", "status", "new", "changed",
-                  "withdrawn", "quarantined", "requests", "problems", title="Recent runs")
+                  "withdrawn", "quarantined", "requests", "classified", "to review", "problems",
+                  title="Recent runs")
+    for column in table.columns[:3]:
+        column.no_wrap = True
     for r in runs:
         harvest_counts = r["counts"].get("harvest", {})
         total = lambda key: sum(int(c.get(key, 0)) for c in harvest_counts.values())  # noqa: E731
@@ -316,10 +319,14 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
                     if c.get("status") != "ok"]
         problems += [f"{e['stage']}: {e['message'][:60]}" for e in r["errors"]
                      if not e.get("source")]
+        classified = r["counts"].get("classify", {})
         table.add_row(r["run_id"], r["command"], f"{r['started_at']:%Y-%m-%d %H:%M}",
                       f"{took:.1f}s" if took is not None else "running", r["status"],
                       *(str(total(k)) for k in ("new", "changed", "withdrawn", "quarantined",
                                                 "requests")),
+                      str(classified.get("classified", "")),
+                      str(classified.get("review", 0) + classified.get("review_sample", 0))
+                      if classified else "",
                       ", ".join(problems))
     return table
 
@@ -334,6 +341,11 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
             "new", "changed", "unchanged", "withdrawn", "quarantined", "requests")),
             c.get("message", "")[:90])
     out.print(table)
+    classified = outcome.counts.get("classify")
+    if classified:
+        out.print(f"classified {classified['classified']} records: {classified['likely']} likely, "
+                  f"{classified['review']} to review, {classified['unlikely']} unlikely "
+                  f"({classified['review_sample']} of them sampled for review)")
     for name, rows in outcome.counts.get("export", {}).items():
         out.print(f"exported {rows} rows to {settings.exports_dir / (name + '.parquet')}")
     out.print(f"status: {outcome.status}")
