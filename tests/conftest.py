@@ -19,7 +19,6 @@ from sonoharvest.settings import Settings  # noqa: E402
 from sonoharvest.sources import get_source  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "api-samples"
 
 _ENV = ("SONOHARVEST_", "ZENODO_TOKEN", "GITHUB_TOKEN", "HF_TOKEN", "KAGGLE_")
 

@@ -144,3 +144,27 @@ def test_a_second_process_gets_a_one_line_busy_message(tmp_path):
         assert f"PID {holder.pid}" in message
     finally:
         holder.communicate("\n", timeout=10)
+
+
+def test_remap_rewrites_content_but_not_when_records_were_seen(con):
+    from sonoharvest.harvest import remap
+    from sonoharvest.sources.base import Source
+
+    warehouse.save_batch(con, "zenodo", [rec("1", "old title"), rec("2", "kept")])
+    warehouse.save_batch(con, "zenodo", [], gone=["2"])
+    before = dict(con.execute("SELECT source_id, (last_seen, status) FROM source_records").fetchall())
+
+    def to_record(item):
+        if item.payload["id"] == "2":
+            raise ValueError("the new mapping rejects this one")
+        return Record(source="zenodo", source_id=item.payload["id"], title="new mapping")
+
+    source = Source(name="zenodo", summary="", base_url=lambda s: "", harvest=None,
+                    to_record=to_record, rate_limits=lambda b, a: [])
+    assert remap(con, source) == {"remapped": 1, "changed": 1, "quarantined": 1}
+    rows = dict(con.execute("SELECT source_id, title FROM source_records").fetchall())
+    assert rows == {"1": "new mapping", "2": "kept"}
+    after = dict(con.execute("SELECT source_id, (last_seen, status) FROM source_records").fetchall())
+    assert after == before
+    assert con.execute("SELECT count(*) FROM record_versions WHERE source_id = '1'").fetchone()[0] == 2
+    assert remap(con, source)["changed"] == 0

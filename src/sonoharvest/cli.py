@@ -132,6 +132,24 @@ def harvest(source: SourceOpt = None, full: FullOpt = False, demo: DemoOpt = Fal
 
 
 @app.command()
+def remap(source: SourceOpt = None) -> None:
+    """Map the stored raw payloads again (after a mapping change); no network needed."""
+    from sonoharvest.harvest import remap as remap_source
+    from sonoharvest.sources import get_source
+
+    names = _check_sources(source)
+    with _setup() as (settings, _):
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            for name in names:
+                counts = remap_source(con, get_source(name))
+                out.print(f"{name}: {counts['remapped']} records re-mapped, "
+                          f"{counts['changed']} changed, {counts['quarantined']} quarantined")
+        finally:
+            con.close()
+
+
+@app.command()
 def classify(
     input_path: Annotated[Path | None, typer.Option(
         "--input", "-i", help="JSON lines to score ('-' for stdin) instead of the warehouse.")] = None,

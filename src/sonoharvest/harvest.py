@@ -119,6 +119,20 @@ async def _harvest_into(con: duckdb.DuckDBPyConnection, http: HttpClient, settin
         result.counts["withdrawn"] += warehouse.withdraw_unseen(con, source.name, started)
 
 
+def remap(con: duckdb.DuckDBPyConnection, source: Source,
+          run_id: str | None = None) -> dict[str, int]:
+    """Map every stored raw payload again (after a mapping change), without any request.
+
+    A payload the new mapping rejects is quarantined; the stored record keeps its last good
+    mapping.
+    """
+    mapped, bad = map_items(source, warehouse.stored_items(con, source.name))
+    counts = warehouse.save_remapped(con, source.name, mapped, run_id)
+    if bad:
+        warehouse.save_batch(con, source.name, [], quarantined=bad, run_id=run_id)
+    return {**counts, "quarantined": len(bad)}
+
+
 def _cursors(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
     rows = con.execute(
         "SELECT key, value FROM harvest_cursors WHERE source = ?", [source]

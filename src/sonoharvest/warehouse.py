@@ -116,6 +116,18 @@ ON CONFLICT (source, source_id) DO UPDATE SET
     last_seen = excluded.last_seen
 """
 
+# Re-mapping stored payloads changes what a record says, never when or whether it was seen.
+_REMAP = """
+UPDATE source_records AS t SET
+    item_type = i.item_type, kind_hint = i.kind_hint, title = i.title,
+    description = i.description, url = i.url, doi = i.doi, license = i.license,
+    record = i.record::JSON,
+    last_changed = CASE WHEN t.content_hash = i.content_hash THEN t.last_changed ELSE i.seen END,
+    content_hash = i.content_hash
+FROM incoming AS i
+WHERE t.source = i.source AND t.source_id = i.source_id
+"""
+
 _ADD_VERSIONS = """
 INSERT INTO record_versions
 SELECT source, source_id, content_hash, seen, run_id FROM incoming
@@ -180,8 +192,32 @@ _INCOMING_SCHEMA = pa.schema([
 ])
 
 
-def _insert_incoming(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
-    """Upsert many records in two set-based statements (row-by-row inserts are ~100x slower)."""
+def save_remapped(con: duckdb.DuckDBPyConnection, source: str,
+                  mapped: list[tuple[RawItem, Record]], run_id: str | None = None) -> dict[str, int]:
+    """Store records re-mapped from their stored payloads: content and history only."""
+    at = now()
+    known = _known_hashes(con, source, [rec.source_id for _, rec in mapped])
+    rows = [(source, rec.source_id, item.item_type, rec.kind_hint, rec.title, rec.description,
+             rec.url, rec.doi, rec.license, rec.model_dump_json(), json.dumps(item.payload),
+             rec.content_hash(), at, run_id) for item, rec in mapped if rec.source_id in known]
+    changed = sum(1 for row in rows if known[row[1]] != row[11])
+    if rows:
+        with transaction(con):
+            _insert_incoming(con, rows, _REMAP)
+    return {"remapped": len(rows), "changed": changed}
+
+
+def stored_items(con: duckdb.DuckDBPyConnection, source: str) -> list[RawItem]:
+    """Every stored raw payload of a source, withdrawn ones included."""
+    rows = con.execute(
+        "SELECT item_type, raw FROM source_records WHERE source = ? ORDER BY source_id", [source]
+    ).fetchall()
+    return [RawItem(item_type, json.loads(raw)) for item_type, raw in rows]
+
+
+def _insert_incoming(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]],
+                     statement: str = _UPSERT) -> None:
+    """Write many records in two set-based statements (row-by-row inserts are ~100x slower)."""
     columns = list(zip(*rows, strict=True))
     incoming = pa.Table.from_arrays(
         [pa.array(col, type=field.type) for col, field in zip(columns, _INCOMING_SCHEMA,
@@ -190,7 +226,7 @@ def _insert_incoming(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]
     )
     con.register("incoming", incoming)
     try:
-        con.execute(_UPSERT)
+        con.execute(statement)
         con.execute(_ADD_VERSIONS)
     finally:
         con.unregister("incoming")
