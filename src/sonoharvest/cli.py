@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -76,6 +77,17 @@ def _setup() -> Iterator[tuple[Settings, Console]]:
         _fail(_first_line(exc))
 
 
+@contextmanager
+def _opened() -> Iterator[tuple[Settings, Console, duckdb.DuckDBPyConnection]]:
+    """Settings, logging and the warehouse, closed again whatever happens."""
+    with _setup() as (settings, console):
+        con = warehouse.open_warehouse(settings.db_path)
+        try:
+            yield settings, console, con
+        finally:
+            con.close()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return " ".join(text.splitlines()[:2]) if text else type(exc).__name__
@@ -138,15 +150,11 @@ def remap(source: SourceOpt = None) -> None:
     from sonoharvest.sources import get_source
 
     names = _check_sources(source)
-    with _setup() as (settings, _):
-        con = warehouse.open_warehouse(settings.db_path)
-        try:
-            for name in names:
-                counts = remap_source(con, get_source(name))
-                out.print(f"{name}: {counts['remapped']} records re-mapped, "
-                          f"{counts['changed']} changed, {counts['quarantined']} quarantined")
-        finally:
-            con.close()
+    with _opened() as (_, _, con):
+        for name in names:
+            counts = remap_source(con, get_source(name))
+            out.print(f"{name}: {counts['remapped']} records re-mapped, "
+                      f"{counts['changed']} changed, {counts['quarantined']} quarantined")
 
 
 @app.command()
@@ -164,22 +172,17 @@ def classify(
     """
     from sonoharvest import classify as classifying
 
-    with _setup() as (settings, console):
-        con = warehouse.open_warehouse(settings.db_path)
-        try:
-            if input_path is None:
-                with _progress(console, ["classify"]) as advance:
-                    counts = classifying.classify_pending(
-                        con, settings, progress=lambda n: advance("classify", n))
-                out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
-                return
-            source = sys.stdin.buffer if str(input_path) == "-" else input_path.open("rb")
-            sink = sys.stdout if output_path is None else output_path.open("w", encoding="utf-8")
-            with source, sink:
-                done, rejected = classifying.classify_stream(con, settings, source, sink,
-                                                             sys.stderr)
-        finally:
-            con.close()
+    with _opened() as (settings, console, con):
+        if input_path is None:
+            with _progress(console, ["classify"]) as advance:
+                counts = classifying.classify_pending(
+                    con, settings, progress=lambda n: advance("classify", n))
+            out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+            return
+        source = sys.stdin.buffer if str(input_path) == "-" else input_path.open("rb")
+        sink = sys.stdout if output_path is None else output_path.open("w", encoding="utf-8")
+        with source, sink:
+            done, rejected = classifying.classify_stream(con, settings, source, sink, sys.stderr)
     Console(stderr=True).print(f"classified {done} records; {rejected} lines rejected")
     if rejected and not done:
         raise typer.Exit(1)
@@ -196,13 +199,9 @@ def relevance_train(as_json: JsonOpt = False) -> None:
     from sonoharvest import classify as classifying
     from sonoharvest.relevance import load_config
 
-    with _setup() as (settings, _):
+    with _opened() as (settings, _, con):
         cfg = load_config(settings.rubrics_dir)
-        con = warehouse.open_warehouse(settings.db_path)
-        try:
-            result = classifying.train(con, settings, cfg, classifying.make_embedder(cfg))
-        finally:
-            con.close()
+        result = classifying.train(con, settings, cfg, classifying.make_embedder(cfg))
     if as_json:
         out.print_json(json.dumps({"version": result.version, "active": result.active,
                                    "note": result.note, "metrics": result.metrics}))
@@ -218,13 +217,9 @@ def relevance_eval(as_json: JsonOpt = False) -> None:
     from sonoharvest import classify as classifying
     from sonoharvest.relevance import load_config
 
-    with _setup() as (settings, _):
+    with _opened() as (settings, _, con):
         cfg = load_config(settings.rubrics_dir)
-        con = warehouse.open_warehouse(settings.db_path)
-        try:
-            metrics = classifying.evaluate(con, settings, cfg, classifying.make_embedder(cfg))
-        finally:
-            con.close()
+        metrics = classifying.evaluate(con, settings, cfg, classifying.make_embedder(cfg))
     if as_json:
         out.print_json(json.dumps(metrics))
         return
@@ -238,12 +233,8 @@ def relevance_eval(as_json: JsonOpt = False) -> None:
 @relevance_app.command("models")
 def relevance_models() -> None:
     """Every trained model with its metrics; the active one is marked."""
-    with _setup() as (settings, _):
-        con = warehouse.open_warehouse(settings.db_path)
-        try:
-            models = warehouse.relevance_models(con)
-        finally:
-            con.close()
+    with _opened() as (_, _, con):
+        models = warehouse.relevance_models(con)
     table = Table("version", "trained (UTC)", "examples", "precision", "recall", "F1",
                   "WSS@95", "active", "note", title="Relevance models")
     for m in models:
@@ -271,12 +262,8 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 @app.command()
 def export() -> None:
     """Write the Parquet exports to $SONOHARVEST_HOME/exports/."""
-    with _setup() as (settings, _):
-        con = warehouse.open_warehouse(settings.db_path)
-        try:
-            counts = pipeline.stage_export(con, settings)
-        finally:
-            con.close()
+    with _opened() as (settings, _, con):
+        counts = pipeline.stage_export(con, settings)
         for name, rows in counts.items():
             out.print(f"{settings.exports_dir / (name + '.parquet')}: {rows} rows")
 
