@@ -67,3 +67,17 @@ def test_busy_warehouse_is_one_line_not_a_traceback(tmp_path):
     assert done.returncode == 1
     assert "in use by another sonoharvest process" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
+def test_quarantine_lists_items_with_their_reasons(monkeypatch, tmp_path):
+    from sonoharvest import warehouse
+
+    monkeypatch.setenv("SONOHARVEST_HOME", str(tmp_path))
+    con = warehouse.open_warehouse(tmp_path / "sonoharvest.duckdb")
+    warehouse.save_batch(con, "zenodo", [], quarantined=[
+        warehouse.Quarantined("dataset:42", "ValidationError: title is empty", {"id": 42})])
+    con.close()
+    result = runner.invoke(app, ["quarantine", "--json"])
+    assert result.exit_code == 0
+    assert '"reason": "ValidationError: title is empty"' in result.output
+    assert runner.invoke(app, ["quarantine", "--source", "github", "--json"]).output.strip() == "[]"

@@ -298,6 +298,33 @@ def report(runs: Annotated[int, typer.Option(help="How many recent runs.")] = 10
 
 
 @app.command()
+def quarantine(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
+    limit: Annotated[int, typer.Option(help="How many items at most.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Items that could not be stored, with the reason (the raw payload is kept too)."""
+    if source is not None:
+        _check_sources([source])
+    with _setup() as (settings, _):
+        if not settings.db_path.exists():
+            _fail(f"no warehouse at {settings.db_path} yet; run `sonoharvest run` first.")
+        con = warehouse.connect(settings.db_path, read_only=True)
+        try:
+            items = warehouse.quarantined(con, source, limit)
+        finally:
+            con.close()
+    if as_json:
+        out.print_json(json.dumps(items, default=str))
+        return
+    table = Table("source", "item", "reason", "when (UTC)", title="Quarantined items")
+    for item in items:
+        table.add_row(item["source"], item["item_key"], item["reason"],
+                      f"{item['quarantined_at']:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@app.command()
 def config() -> None:
     """Print the effective settings, tokens masked."""
     with _setup() as (settings, _):

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import httpx
+from pydantic import ValidationError
 
 from sonoharvest import warehouse
 from sonoharvest.http import REQUEST_TAG, Clock, HttpClient, HttpError
@@ -49,9 +50,17 @@ def map_items(source: Source, items: Iterable[RawItem]) -> tuple[
                 raise ValueError(f"mapped to source {record.source!r}, not {source.name!r}")
             mapped.append((item, record))
         except Exception as exc:  # noqa: BLE001 - any mapping failure quarantines the item
-            reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
-            bad.append(warehouse.Quarantined(_item_key(item), reason, item.payload))
+            bad.append(warehouse.Quarantined(_item_key(item), _reason(exc), item.payload))
     return mapped, bad
+
+
+def _reason(exc: Exception) -> str:
+    """One line saying what is wrong with the item."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}"
+                             for e in exc.errors())
+        return f"invalid record: {problems}"[:500]
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")[:500]
 
 
 def _item_key(item: RawItem) -> str:

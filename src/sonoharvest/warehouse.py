@@ -355,6 +355,18 @@ def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[st
     return runs
 
 
+def quarantined(con: duckdb.DuckDBPyConnection, source: str | None = None,
+                limit: int = 100) -> list[dict[str, Any]]:
+    """Quarantined items, newest first: what could not be stored, and why."""
+    rows = con.execute(
+        "SELECT source, item_key, reason, quarantined_at, run_id FROM quarantine "
+        "WHERE ? IS NULL OR source = ? ORDER BY quarantined_at DESC, source, item_key LIMIT ?",
+        [source, source, limit],
+    ).fetchall()
+    keys = ("source", "item_key", "reason", "quarantined_at", "run_id")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {
         name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # noqa: S608
