@@ -52,7 +52,8 @@ def main() -> None:
     con.close()
 
     n, encode_s = len(texts), sum(bare) / len(bare)
-    print(f"{n} demo records, {cfg.embedder.max_chars} characters at most, model {embedder.model_id}")
+    print(f"{n} demo records, {cfg.embedder.max_chars} characters at most, "
+          f"model {embedder.model_id}")
     print(f"bare encode:            {n / encode_s:8.1f} records/s")
     print(f"classify (first time):  {counts['classified'] / first:8.1f} records/s")
     print(f"throughput ratio classify / bare encode: {encode_s / first:.3f}   (target >= 0.9)")

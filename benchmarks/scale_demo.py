@@ -101,7 +101,8 @@ def _earlier(stamp: Any, minutes: int) -> Any:
     from datetime import datetime, timedelta
 
     try:
-        moved = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) - timedelta(minutes=minutes)
+        moved = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        moved -= timedelta(minutes=minutes)
     except ValueError:
         return stamp
     return moved.isoformat().replace("+00:00", "Z")

@@ -129,7 +129,8 @@ def train(con: duckdb.DuckDBPyConnection, settings: Settings, cfg: RelevanceConf
         if gain < cfg.training.min_f1_gain:
             active = False
             note = (f"kept version {previous['version']}: cross-validated F1 "
-                    f"{bundle.metrics['f1']:.3f} is not better than {previous['metrics']['f1']:.3f}")
+                    f"{bundle.metrics['f1']:.3f} is not better than "
+                    f"{previous['metrics']['f1']:.3f}")
     bundle.metrics["fingerprint"] = current
     path = _save_bundle(settings, version, bundle)
     warehouse.add_relevance_model(

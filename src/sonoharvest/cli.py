@@ -160,7 +160,8 @@ def remap(source: SourceOpt = None) -> None:
 @app.command()
 def classify(
     input_path: Annotated[Path | None, typer.Option(
-        "--input", "-i", help="JSON lines to score ('-' for stdin) instead of the warehouse.")] = None,
+        "--input", "-i",
+        help="JSON lines to score ('-' for stdin) instead of the warehouse.")] = None,
     output_path: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where to write the scores (default: stdout).")] = None,
 ) -> None:
@@ -345,7 +346,8 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         column.no_wrap = True
     for r in runs:
         harvest_counts = r["counts"].get("harvest", {})
-        total = lambda key: sum(int(c.get(key, 0)) for c in harvest_counts.values())  # noqa: E731
+        totals = {key: sum(int(c.get(key, 0)) for c in harvest_counts.values())
+                  for key in ("new", "changed", "withdrawn", "quarantined", "requests")}
         took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else None
         problems = [f"{name} {c['status']}" for name, c in harvest_counts.items()
                     if c.get("status") != "ok"]
@@ -354,8 +356,7 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         classified = r["counts"].get("classify", {})
         table.add_row(r["run_id"], r["command"], f"{r['started_at']:%Y-%m-%d %H:%M}",
                       f"{took:.1f}s" if took is not None else "running", r["status"],
-                      *(str(total(k)) for k in ("new", "changed", "withdrawn", "quarantined",
-                                                "requests")),
+                      *(str(v) for v in totals.values()),
                       str(classified.get("classified", "")),
                       str(classified.get("review", 0) + classified.get("review_sample", 0))
                       if classified else "",

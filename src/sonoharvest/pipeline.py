@@ -68,7 +68,7 @@ def stage_harvest(con: duckdb.DuckDBPyConnection, settings: Settings, names: lis
 
 def stage_classify(con: duckdb.DuckDBPyConnection, settings: Settings,
                    progress: Callable[[int], None] | None = None) -> dict[str, int]:
-    from sonoharvest.classify import classify_pending   # loads torch: only when needed
+    from sonoharvest.classify import classify_pending  # loads torch: only when needed
 
     return classify_pending(con, settings, progress=progress)
 

@@ -249,7 +249,8 @@ def predict(bundle: Bundle, tagger: Tagger, vectors: np.ndarray, texts: list[str
     """Score records. `keys` make the review sample stable; `hints` are source-stated kinds."""
     if not texts:
         return []
-    scores = bundle.relevance.predict_proba(vectors, texts)[:, list(bundle.relevance.classes).index(1)]
+    positive = list(bundle.relevance.classes).index(1)
+    scores = bundle.relevance.predict_proba(vectors, texts)[:, positive]
     kind_probs = bundle.kind.predict_proba(vectors, texts)
     kind_names = bundle.kind.classes
     similar = vectors @ bundle.examples.T
@@ -257,7 +258,8 @@ def predict(bundle: Bundle, tagger: Tagger, vectors: np.ndarray, texts: list[str
     for i, text in enumerate(texts):
         p = float(scores[i])
         band = bundle.thresholds.band(p)
-        kind = hints[i] if hints[i] in bundle.trusted_hints else kind_names[int(kind_probs[i].argmax())]
+        kind = hints[i] if hints[i] in bundle.trusted_hints \
+            else kind_names[int(kind_probs[i].argmax())]
         anatomy, tasks, phrases = tagger.tags(text)
         nearest = np.argsort(-similar[i])[:3]
         out.append(Prediction(

@@ -193,7 +193,8 @@ _INCOMING_SCHEMA = pa.schema([
 
 
 def save_remapped(con: duckdb.DuckDBPyConnection, source: str,
-                  mapped: list[tuple[RawItem, Record]], run_id: str | None = None) -> dict[str, int]:
+                  mapped: list[tuple[RawItem, Record]],
+                  run_id: str | None = None) -> dict[str, int]:
     """Store records re-mapped from their stored payloads: content and history only."""
     at = now()
     known = _known_hashes(con, source, [rec.source_id for _, rec in mapped])
@@ -277,7 +278,8 @@ def known_ids(con: duckdb.DuckDBPyConnection, source: str, *, item_type: str | N
     if seen_before is not None:
         sql += " AND last_seen < ?"
         params.append(seen_before)
-    return [row[0] for row in con.execute(sql + " ORDER BY last_seen, source_id", params).fetchall()]
+    rows = con.execute(sql + " ORDER BY last_seen, source_id", params).fetchall()
+    return [row[0] for row in rows]
 
 
 def raw_payload(con: duckdb.DuckDBPyConnection, source: str, source_id: str) -> Any:

@@ -17,13 +17,13 @@ from conftest import FIXTURES, run_harvest
 from sonoharvest.demo.fakeapi import FakeInternet, json_response
 from sonoharvest.demo.kaggle import DEFAULT_HOST, FakeKaggle, services
 from sonoharvest.harvest import harvest
+from sonoharvest.http import PACING_MARGIN
 from sonoharvest.records import Batch, RawItem, Record
 from sonoharvest.settings import Settings
 from sonoharvest.sources import get_source
 from sonoharvest.sources import kaggle as source
 from sonoharvest.sources.base import Source, load_config
 from sonoharvest.sources.kaggle import distinct_terms
-from sonoharvest.http import PACING_MARGIN
 
 TOKEN = "kgat-test-0123456789abcdef"
 DATASETS_URL = f"https://{DEFAULT_HOST}/v1/datasets.DatasetApiService/ListDatasets"

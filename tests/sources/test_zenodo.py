@@ -20,11 +20,11 @@ from sonoharvest import warehouse
 from sonoharvest.demo.fakeapi import FakeInternet
 from sonoharvest.demo.zenodo import FakeZenodo, load_records, services
 from sonoharvest.harvest import harvest
+from sonoharvest.http import PACING_MARGIN
 from sonoharvest.records import Batch, RawItem, Record
 from sonoharvest.settings import REPO_ROOT, Settings
 from sonoharvest.sources import zenodo
 from sonoharvest.sources.base import Source
-from sonoharvest.http import PACING_MARGIN
 
 SAMPLES = FIXTURES / "zenodo"
 CURRENT = SAMPLES / "record_get_sandbox-145250_default-json_2024-12.json"

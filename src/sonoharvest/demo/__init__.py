@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from sonoharvest.demo.fakeapi import Faults, FakeInternet, FakeService
+from sonoharvest.demo.fakeapi import FakeInternet, FakeService, Faults
 from sonoharvest.http import Clock
 from sonoharvest.sources import SOURCE_NAMES
 
