@@ -368,12 +368,14 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
     if _State.quiet:
         return
     table = Table("source", "status", "new", "changed", "unchanged", "withdrawn",
-                  "quarantined", "requests", "note", title=f"Run {outcome.run_id}")
+                  "quarantined", "requests", title=f"Run {outcome.run_id}")
     for name, c in outcome.counts.get("harvest", {}).items():
         table.add_row(name, c["status"], *(str(c.get(k, 0)) for k in (
-            "new", "changed", "unchanged", "withdrawn", "quarantined", "requests")),
-            c.get("message", "")[:90])
+            "new", "changed", "unchanged", "withdrawn", "quarantined", "requests")))
     out.print(table)
+    for name, c in outcome.counts.get("harvest", {}).items():
+        if c.get("message"):
+            out.print(f"{name} {c['status']}: {c['message']}", highlight=False)
     classified = outcome.counts.get("classify")
     if classified:
         out.print(f"classified {classified['classified']} records: {classified['likely']} likely, "
