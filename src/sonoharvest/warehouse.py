@@ -369,13 +369,6 @@ def quarantined(con: duckdb.DuckDBPyConnection, source: str | None = None,
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {
-        name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # noqa: S608
-        for name in ("source_records", "record_versions", "harvest_cursors", "quarantine", "runs")
-    }
-
-
 # --- embeddings --------------------------------------------------------------------------
 
 def get_embeddings(con: duckdb.DuckDBPyConnection, model_id: str,

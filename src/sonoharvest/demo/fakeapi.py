@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import random
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -144,5 +143,3 @@ class FakeInternet:
             return json_response({"message": "slow down"}, 429, {"retry-after": "2"})
         return json_response({"message": "injected failure"}, int(kind))
 
-
-ServiceFactory = Callable[[], FakeService]
