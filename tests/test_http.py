@@ -164,8 +164,11 @@ class MemoryStore:
     def get(self, url):
         return self.data.get(url, (None, None))
 
-    def put(self, url, etag, last_modified):
+    def put(self, url, etag, last_modified, tag=""):
         self.data[url] = (etag, last_modified)
+
+    def take(self, tag=""):
+        return []
 
 
 def test_etag_revalidation_returns_not_modified(clock):

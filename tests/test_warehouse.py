@@ -168,3 +168,16 @@ def test_remap_rewrites_content_but_not_when_records_were_seen(con):
     assert after == before
     assert con.execute("SELECT count(*) FROM record_versions WHERE source_id = '1'").fetchone()[0] == 2
     assert remap(con, source)["changed"] == 0
+
+
+def test_validators_are_stored_only_with_the_batch_that_uses_them(con):
+    store = warehouse.ValidatorStore(con)
+    store.put("https://x/a", '"e1"', None, "github")
+    store.put("https://y/b", '"e2"', None, "zenodo")
+    assert store.get("https://x/a") == ('"e1"', None)   # this run may revalidate already
+    # Crash before the batch commits: a fresh run must fetch in full, not get a 304.
+    assert warehouse.ValidatorStore(con).get("https://x/a") == (None, None)
+    warehouse.save_batch(con, "github", [rec("1")], validators=store.take("github"))
+    assert warehouse.ValidatorStore(con).get("https://x/a") == ('"e1"', None)
+    assert warehouse.ValidatorStore(con).get("https://y/b") == (None, None)  # other source
+    assert store.take("github") == []

@@ -120,6 +120,7 @@ async def _harvest_into(con: duckdb.DuckDBPyConnection, http: HttpClient, settin
         counts = warehouse.save_batch(
             con, source.name, mapped, quarantined=bad, cursor=batch.cursor,
             unchanged=batch.unchanged, gone=batch.gone, run_id=run_id,
+            validators=http.validators.take(source.name) if http.validators else (),
         )
         result.counts.update(counts)
         if on_batch:

@@ -79,7 +79,8 @@ class VirtualClock:
 
 class ValidatorStore(Protocol):
     def get(self, url: str) -> tuple[str | None, str | None]: ...
-    def put(self, url: str, etag: str | None, last_modified: str | None) -> None: ...
+    def put(self, url: str, etag: str | None, last_modified: str | None, tag: str) -> None: ...
+    def take(self, tag: str) -> list[tuple[str, str | None, str | None]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ class HttpClient:
         self.settings = settings
         self.clock: Clock = clock or RealClock()
         self.stats = HttpStats()
-        self._validators = validators
+        self.validators = validators
         self._rng = rng or random.Random()
         self._buckets: list[_Bucket] = []
         self._auth: dict[str, dict[str, str]] = {}
@@ -209,8 +210,8 @@ class HttpClient:
         """
         full = _with_params(url, params)
         hdrs = {**self._auth_for(full), **(headers or {})}
-        if revalidate and self._validators is not None:
-            etag, modified = self._validators.get(full)
+        if revalidate and self.validators is not None:
+            etag, modified = self.validators.get(full)
             if etag:
                 hdrs["If-None-Match"] = etag
             if modified:
@@ -258,10 +259,10 @@ class HttpClient:
                     last_problem = f"unreadable JSON ({kind}, {len(body)} bytes)"
                     await self._backoff(full, attempt, attempts, None, last_problem)
                     continue
-            if revalidate and self._validators is not None:
+            if revalidate and self.validators is not None:
                 etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
                 if etag or modified:
-                    self._validators.put(full, etag, modified)
+                    self.validators.put(full, etag, modified, REQUEST_TAG.get())
             return Reply(status, str(response.url), response.headers, data, text)
         raise HttpError(
             f"{method} {shown} still failing after {attempts} attempts ({last_problem}); "

@@ -144,9 +144,10 @@ def save_batch(
     cursor: tuple[str, str] | None = None,
     unchanged: Iterable[str] = (),
     gone: Iterable[str] = (),
+    validators: Iterable[tuple[str, str | None, str | None]] = (),
     run_id: str | None = None,
 ) -> dict[str, int]:
-    """Store one batch atomically: records, their history, quarantine, and the cursor."""
+    """Store one batch atomically: records, their history, quarantine, cursor, validators."""
     at = now()
     by_id = {rec.source_id: (item, rec) for item, rec in mapped}  # last copy wins
     known = _known_hashes(con, source, list(by_id)) if by_id else {}
@@ -178,6 +179,9 @@ def save_batch(
                 [source, q.item_key, run_id, q.reason, json.dumps(q.payload, default=str), at],
             )
             counts["quarantined"] += 1
+        for url, etag, last_modified in validators:
+            con.execute("INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?)",
+                        [url, etag, last_modified, at])
         if cursor is not None:
             set_cursor(con, source, *cursor)
     return counts
@@ -307,22 +311,32 @@ def set_cursor(con: duckdb.DuckDBPyConnection, source: str, key: str, value: str
 # --- HTTP validators ---------------------------------------------------------------------
 
 class ValidatorStore:
-    """ETag / Last-Modified per URL, kept in the warehouse for conditional re-fetches."""
+    """ETag / Last-Modified per URL, kept in the warehouse for conditional re-fetches.
+
+    A new validator is held back until `take` hands it to `save_batch`, which stores it in the
+    same transaction as the record it vouches for: after a crash the warehouse never holds a
+    validator whose record was lost (a 304 would then hide that record for good).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self._con = con
+        self._pending: dict[str, dict[str, tuple[str | None, str | None]]] = {}
 
     def get(self, url: str) -> tuple[str | None, str | None]:
+        for pending in self._pending.values():
+            if url in pending:
+                return pending[url]
         row = self._con.execute(
             "SELECT etag, last_modified FROM http_validators WHERE url = ?", [url]
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def put(self, url: str, etag: str | None, last_modified: str | None) -> None:
-        self._con.execute(
-            "INSERT OR REPLACE INTO http_validators VALUES (?, ?, ?, ?)",
-            [url, etag, last_modified, now()],
-        )
+    def put(self, url: str, etag: str | None, last_modified: str | None, tag: str = "") -> None:
+        self._pending.setdefault(tag, {})[url] = (etag, last_modified)
+
+    def take(self, tag: str = "") -> list[tuple[str, str | None, str | None]]:
+        """The validators fetched under `tag` so far, for `save_batch` to store."""
+        return [(url, *v) for url, v in self._pending.pop(tag, {}).items()]
 
 
 # --- runs --------------------------------------------------------------------------------
