@@ -15,6 +15,7 @@ import duckdb
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -261,6 +262,107 @@ def _print_metrics(title: str, metrics: dict[str, Any]) -> None:
 
 
 @app.command()
+def resolve(
+    evaluate: Annotated[Path | None, typer.Option(
+        "--eval", help="Also measure merging on labelled pairs (JSON lines a, b, same).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge the copies of each resource into entities (stable ids, links, facts)."""
+    from sonoharvest import entities
+
+    with _opened() as (settings, console, con):
+        with _progress(console, ["resolve"]) as advance:
+            counts = pipeline.stage_resolve(con, settings, lambda n: advance("resolve", n))
+        metrics = entities.evaluate_pairs(con, evaluate) if evaluate else None
+    if as_json:
+        out.print_json(json.dumps({"counts": counts, "pairs": metrics}))
+        return
+    out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if metrics:
+        table = Table("metric", "value", title=f"Merging, on the labelled pairs of {evaluate}")
+        for key in ("pairs", "same", "precision", "recall", "f1", "false_merges",
+                    "missed_merges", "ambiguous", "papers", "not_in_warehouse"):
+            table.add_row(key.replace("_", " "), str(metrics[key]))
+        out.print(table)
+        for line in metrics["mistakes"]:
+            out.print(f"  {escape(line)}", highlight=False)
+
+
+@app.command()
+def show(ref: Annotated[str, typer.Argument(
+             help="An entity id, or a record key such as zenodo:1234567.")],
+         as_json: JsonOpt = False) -> None:
+    """One entity with all its copies, links, tags, licence, access and size."""
+    from sonoharvest import entities
+    from sonoharvest.entity_view import entity_document, render_entity
+
+    with _opened() as (_, _, con):
+        try:
+            entity = entities.find_entity(con, ref)
+        except entities.EntityNotFound as exc:
+            _fail(str(exc))
+        doc = entity_document(entity, warehouse.entity_members(con, entity["entity_id"]),
+                              warehouse.entity_links_of(con, entity["entity_id"]))
+    if as_json:
+        out.print_json(json.dumps(doc, default=str))
+    else:
+        out.print(render_entity(doc))
+
+
+CuratorOpt = Annotated[str, typer.Option("--by", help="Who decides (kept in the log).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept in the log).")]
+
+
+@app.command()
+def merge(into: Annotated[str, typer.Argument(help="The entity that stays.")],
+          other: Annotated[str, typer.Argument(help="The entity merged into it.")],
+          by: CuratorOpt = "curator", reason: ReasonOpt = "") -> None:
+    """Merge two entities for good; later runs keep them together (until undone)."""
+    from sonoharvest import entities
+
+    with _opened() as (settings, _, con):
+        try:
+            counts = entities.merge(con, settings, into, other, who=by, reason=reason)
+        except entities.EntityNotFound as exc:
+            _fail(str(exc))
+        out.print(f"merged {other} into {entities.find_entity(con, into)['entity_id']}; "
+                  f"{counts['entities']} entities")
+
+
+@app.command()
+def split(record: Annotated[str, typer.Argument(help="The record key to take out.")],
+          by: CuratorOpt = "curator", reason: ReasonOpt = "") -> None:
+    """Take a record out of its entity for good; it becomes (or joins) another entity."""
+    from sonoharvest import entities
+
+    with _opened() as (settings, _, con):
+        try:
+            entities.split(con, settings, record, who=by, reason=reason)
+        except entities.EntityNotFound as exc:
+            _fail(str(exc))
+        out.print(f"{record} now belongs to {entities.find_entity(con, record)['entity_id']}")
+
+
+@app.command()
+def links(
+    days: Annotated[float, typer.Option(help="Re-check links last checked before this.")] = 7,
+    demo: DemoOpt = False,
+) -> None:
+    """Check each entity's primary URL (politely); dead links are reported, never deleted."""
+    with _opened() as (settings, console, con):
+        with _progress(console, ["links"]) as advance:
+            counts = pipeline.stage_links(con, settings, days=days, demo=demo,
+                                          progress=lambda n: advance("links", n))
+        out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+        dead = warehouse.dead_links(con)
+    if dead:
+        table = Table("entity", "url", "status", "checked", title="Dead links")
+        for eid, url, status, checked in dead:
+            table.add_row(eid, url, str(status), str(checked)[:10])
+        out.print(table)
+
+
+@app.command()
 def export() -> None:
     """Write the Parquet exports to $SONOHARVEST_HOME/exports/."""
     with _opened() as (settings, _, con):
@@ -381,6 +483,15 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
         out.print(f"classified {classified['classified']} records: {classified['likely']} likely, "
                   f"{classified['review']} to review, {classified['unlikely']} unlikely "
                   f"({classified['review_sample']} of them sampled for review)")
+    resolved = outcome.counts.get("resolve")
+    if resolved:
+        out.print(f"resolved {resolved['records']} records into {resolved['entities']} entities "
+                  f"({resolved['new']} new, {resolved['changed']} changed, "
+                  f"{resolved['retired']} merged away or retired); {resolved['links']} links")
+    checked = outcome.counts.get("links")
+    if checked:
+        out.print(f"checked {checked['checked']} links: {checked['dead']} dead "
+                  "(`sonoharvest links` lists them)")
     for name, rows in outcome.counts.get("export", {}).items():
         out.print(f"exported {rows} rows to {settings.exports_dir / (name + '.parquet')}")
     out.print(f"status: {outcome.status}")

@@ -73,15 +73,58 @@ def stage_classify(con: duckdb.DuckDBPyConnection, settings: Settings,
     return classify_pending(con, settings, progress=progress)
 
 
+def stage_resolve(con: duckdb.DuckDBPyConnection, settings: Settings,
+                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    from sonoharvest.entities import resolve_entities
+
+    return resolve_entities(con, settings, progress)
+
+
+# An address outside every private and reserved range, for the demo's fake web.
+DEMO_WEB_ADDRESS = "93.184.215.14"
+
+
+def stage_links(con: duckdb.DuckDBPyConnection, settings: Settings, *, days: float = 7,
+                demo: bool = False,
+                progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Check the primary URL of each entity not checked in `days`; results refresh the facts."""
+    from datetime import timedelta
+
+    from sonoharvest.entities import refresh_link_facts
+    from sonoharvest.http import user_agent
+    from sonoharvest.linkcheck import check_links
+    from sonoharvest.records import now
+
+    urls = warehouse.urls_to_check(con, now() - timedelta(days=days))
+    options: dict[str, Any] = {}
+    if demo:
+        from sonoharvest.demo import web_internet
+
+        clock = VirtualClock()
+        options = {"transport": web_internet(clock).transport(), "clock": clock,
+                   "resolve": lambda host: [DEMO_WEB_ADDRESS]}
+    results = asyncio.run(check_links(
+        urls, user_agent=user_agent(settings), allow_private=settings.allow_private_links,
+        per_host_per_minute=settings.links_per_host_per_minute, timeout=settings.http_timeout,
+        on_result=(lambda _: progress(1)) if progress else None, **options))
+    at = now()      # the demo's virtual clock would date the checks wrongly
+    warehouse.save_link_checks(con, [(r.url, r.status, r.final_url, r.redirects, r.ok, r.error,
+                                      at) for r in results])
+    refresh_link_facts(con)
+    return {"checked": len(results), "ok": sum(r.ok for r in results),
+            "dead": sum(not r.ok for r in results)}
+
+
 def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     return export.export_all(con, settings.exports_dir)
 
 
 def run(settings: Settings, *, names: list[str] | None = None, full: bool = False,
         demo: bool = False, command: str = "run", export_results: bool = True,
-        classify: bool = True, on_batch: OnBatch | None = None,
+        classify: bool = True, check_links: bool = True, on_batch: OnBatch | None = None,
         on_classified: Callable[[int], None] | None = None) -> RunOutcome:
-    """Harvest, classify, then export; the run row records per-stage counts and every error."""
+    """Harvest, classify, resolve, check links, then export; the run row records per-stage
+    counts and every error."""
     names = list(names or SOURCE_NAMES)
     if demo:
         settings = demo_settings(settings)
@@ -101,6 +144,9 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
                 outcome.status = "failed" if len(failed) == len(ran) else "partial"
             if classify:
                 outcome.counts["classify"] = stage_classify(con, settings, on_classified)
+                outcome.counts["resolve"] = stage_resolve(con, settings)
+                if check_links:
+                    outcome.counts["links"] = stage_links(con, settings, demo=demo)
             if export_results:
                 outcome.counts["export"] = stage_export(con, settings)
         except Exception as exc:

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SONOHARVEST_HTTP_MAX_WAIT"),
         description="Longest single wait (s) for a rate-limit reset before giving up.",
     )
+    links_per_host_per_minute: float = Field(
+        default=30.0, gt=0,
+        validation_alias=AliasChoices("SONOHARVEST_LINKS_PER_HOST_PER_MINUTE"),
+        description="Link checking: requests per minute to any one host.",
+    )
+    allow_private_links: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("SONOHARVEST_ALLOW_PRIVATE_LINKS"),
+        description="Let the link checker visit private, loopback and link-local addresses.",
+    )
 
     @classmethod
     def settings_customise_sources(

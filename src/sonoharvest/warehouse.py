@@ -503,3 +503,231 @@ def save_classifications(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, .
             )
     finally:
         con.unregister("new_classifications")
+
+
+# --- entities ------------------------------------------------------------------------------
+
+def resolution_inputs(con: duckdb.DuckDBPyConnection, bands: list[str]) -> list[dict[str, Any]]:
+    """Records taking part in resolution: relevant ones (by band) and every paper (a bridge)."""
+    rows = con.execute(
+        "SELECT r.source, r.source_id, r.kind_hint, r.record, r.status, r.first_seen, "
+        "       r.last_seen, c.kind, c.relevance, c.anatomy, c.tasks, c.band "
+        "FROM source_records r JOIN classifications c USING (source, source_id) "
+        "WHERE c.band IN (SELECT unnest(?::VARCHAR[])) OR r.kind_hint = 'paper' "
+        "ORDER BY r.source, r.source_id", [bands],
+    ).fetchall()
+    names = ("source", "source_id", "kind_hint", "record", "status", "first_seen", "last_seen",
+             "kind", "relevance", "anatomy", "tasks", "band")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def entity_memberships(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT source || ':' || source_id, entity_id FROM entity_members").fetchall()
+    return dict(rows)
+
+
+def entity_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Every entity id ever given, with its status."""
+    return dict(con.execute("SELECT entity_id, status FROM entities").fetchall())
+
+
+def resolution_constraints(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT constraint_id, kind, a_key, b_key, keep_id, who, reason, created_at "
+        "FROM resolution_constraints WHERE active ORDER BY constraint_id").fetchall()
+    names = ("constraint_id", "kind", "a_key", "b_key", "keep_id", "who", "reason", "created_at")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def add_constraints(con: duckdb.DuckDBPyConnection, kind: str, pairs: list[tuple[str, str]], *,
+                    who: str, reason: str, keep_id: str | None = None) -> list[int]:
+    ids = []
+    with transaction(con):
+        for a, b in pairs:
+            row = con.execute(
+                "INSERT INTO resolution_constraints (kind, a_key, b_key, keep_id, who, reason, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING constraint_id",
+                [kind, a, b, keep_id, who, reason, now()]).fetchone()
+            ids.append(int(row[0]))
+    return ids
+
+
+def deactivate_constraints(con: duckdb.DuckDBPyConnection, ids: list[int]) -> None:
+    con.execute("UPDATE resolution_constraints SET active = false "
+                "WHERE constraint_id IN (SELECT unnest(?::BIGINT[]))", [ids])
+
+
+_ENTITY_SCHEMA = pa.schema([
+    ("entity_id", pa.string()), ("kind", pa.string()), ("status", pa.string()),
+    ("merged_into", pa.string()), ("primary_key", pa.string()), ("name", pa.string()),
+    ("facts", pa.string()), ("facts_hash", pa.string()),
+])
+_MEMBER_SCHEMA = pa.schema([
+    ("source", pa.string()), ("source_id", pa.string()), ("entity_id", pa.string()),
+    ("role", pa.string()), ("method", pa.string()), ("evidence", pa.string()),
+])
+_LINK_SCHEMA = pa.schema([
+    ("entity_id", pa.string()), ("target_id", pa.string()), ("relation", pa.string()),
+    ("evidence", pa.string()),
+])
+
+
+def _arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    return pa.Table.from_arrays([pa.array(col, type=f.type) for col, f in
+                                 zip(columns, schema, strict=True)], schema=schema)
+
+
+def save_resolution(con: duckdb.DuckDBPyConnection, entities: list[tuple[Any, ...]],
+                    members: list[tuple[Any, ...]], links: list[tuple[Any, ...]],
+                    retired: dict[str, str | None]) -> dict[str, int]:
+    """Store a whole resolution in one transaction.
+
+    `entities` rows follow _ENTITY_SCHEMA, `members` _MEMBER_SCHEMA, `links` _LINK_SCHEMA;
+    `retired` maps ids that lost every record to the entity that absorbed them (or None).
+    updated_at moves only when an entity's facts or status change; assigned_at only when a
+    record changes entity.
+    """
+    at = now()
+    con.register("new_entities", _arrow(entities, _ENTITY_SCHEMA))
+    con.register("new_members", _arrow(members, _MEMBER_SCHEMA))
+    con.register("new_links", _arrow(links, _LINK_SCHEMA))
+    try:
+        with transaction(con):
+            counts = dict(zip(("new", "changed"), con.execute(
+                "SELECT count(*) FILTER (WHERE e.entity_id IS NULL), "
+                "       count(*) FILTER (WHERE e.facts_hash <> n.facts_hash "
+                "                          OR e.status <> n.status) "
+                "FROM new_entities n LEFT JOIN entities e USING (entity_id)").fetchone(),
+                strict=True))
+            con.execute(
+                "INSERT INTO entities SELECT entity_id, kind, status, merged_into, primary_key, "
+                "name, facts::JSON, facts_hash, ?, ? FROM new_entities "
+                "ON CONFLICT (entity_id) DO UPDATE SET kind = excluded.kind, "
+                "status = excluded.status, merged_into = excluded.merged_into, "
+                "primary_key = excluded.primary_key, name = excluded.name, "
+                "facts = excluded.facts, "
+                "updated_at = CASE WHEN entities.facts_hash <> excluded.facts_hash "
+                "  OR entities.status <> excluded.status THEN excluded.updated_at "
+                "  ELSE entities.updated_at END, "
+                "facts_hash = excluded.facts_hash", [at, at])
+            for old, into in retired.items():
+                con.execute(
+                    "UPDATE entities SET status = ?, merged_into = ?, updated_at = ? "
+                    "WHERE entity_id = ? AND (status <> ? OR merged_into IS DISTINCT FROM ?)",
+                    ["merged" if into else "retired", into, at, old,
+                     "merged" if into else "retired", into])
+            con.execute(
+                "INSERT INTO entity_members SELECT source, source_id, entity_id, role, method, "
+                "evidence, ? FROM new_members ON CONFLICT (source, source_id) DO UPDATE SET "
+                "assigned_at = CASE WHEN entity_members.entity_id <> excluded.entity_id "
+                "  THEN excluded.assigned_at ELSE entity_members.assigned_at END, "
+                "entity_id = excluded.entity_id, role = excluded.role, "
+                "method = excluded.method, evidence = excluded.evidence", [at])
+            con.execute("DELETE FROM entity_members m WHERE NOT EXISTS (SELECT 1 FROM "
+                        "new_members n WHERE n.source = m.source AND n.source_id = m.source_id)")
+            con.execute("DELETE FROM entity_links")
+            con.execute("INSERT INTO entity_links SELECT DISTINCT ON (entity_id, target_id, "
+                        "relation) * FROM new_links")
+    finally:
+        for name in ("new_entities", "new_members", "new_links"):
+            con.unregister(name)
+    return {"entities": len(entities), **counts, "retired": len(retired)}
+
+
+def entity(con: duckdb.DuckDBPyConnection, entity_id: str) -> dict[str, Any] | None:
+    row = con.execute(
+        "SELECT entity_id, kind, status, merged_into, primary_key, name, facts, created_at, "
+        "updated_at FROM entities WHERE entity_id = ?", [entity_id]).fetchone()
+    if row is None:
+        return None
+    names = ("entity_id", "kind", "status", "merged_into", "primary_key", "name", "facts",
+             "created_at", "updated_at")
+    out = dict(zip(names, row, strict=True))
+    out["facts"] = json.loads(out["facts"])
+    return out
+
+
+def entity_of_record(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    source, _, source_id = key.partition(":")
+    row = con.execute("SELECT entity_id FROM entity_members WHERE source = ? AND source_id = ?",
+                      [source, source_id]).fetchone()
+    return row[0] if row else None
+
+
+def entity_members(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT m.source, m.source_id, m.role, m.method, m.evidence, m.assigned_at, r.title, "
+        "r.url, r.status FROM entity_members m JOIN source_records r USING (source, source_id) "
+        "WHERE m.entity_id = ? ORDER BY m.role = 'copy', m.source, m.source_id",
+        [entity_id]).fetchall()
+    names = ("source", "source_id", "role", "method", "evidence", "assigned_at", "title", "url",
+             "status")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def entity_links_of(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[dict[str, Any]]:
+    """Links from and to an entity, with the other side's name and kind."""
+    rows = con.execute(
+        "SELECT 'out', l.relation, l.target_id, e.name, e.kind, l.evidence FROM entity_links l "
+        "JOIN entities e ON e.entity_id = l.target_id WHERE l.entity_id = ? "
+        "UNION ALL "
+        "SELECT 'in', l.relation, l.entity_id, e.name, e.kind, l.evidence FROM entity_links l "
+        "JOIN entities e ON e.entity_id = l.entity_id WHERE l.target_id = ? ORDER BY ALL",
+        [entity_id, entity_id]).fetchall()
+    names = ("direction", "relation", "entity_id", "name", "kind", "evidence")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def link_checks_for(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, dict[str, Any]]:
+    rows = con.execute(
+        "SELECT url, status, final_url, redirects, ok, error, checked_at FROM link_checks "
+        "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()
+    names = ("url", "status", "final_url", "redirects", "ok", "error", "checked_at")
+    return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+
+
+def urls_to_check(con: duckdb.DuckDBPyConnection, older_than: datetime) -> list[str]:
+    """Primary URLs of active entities never checked or last checked before `older_than`."""
+    rows = con.execute(
+        "SELECT DISTINCT e.facts->>'primary_url' AS url FROM entities e "
+        "LEFT JOIN link_checks c ON c.url = e.facts->>'primary_url' "
+        "WHERE e.status IN ('active', 'withdrawn') AND e.facts->>'primary_url' IS NOT NULL "
+        "AND (c.url IS NULL OR c.checked_at < ?) ORDER BY url", [older_than]).fetchall()
+    return [r[0] for r in rows]
+
+
+def save_link_checks(con: duckdb.DuckDBPyConnection, results: list[tuple[Any, ...]]) -> None:
+    """(url, status, final_url, redirects, ok, error, checked_at) rows."""
+    if not results:
+        return
+    with transaction(con):
+        con.executemany("INSERT OR REPLACE INTO link_checks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        results)
+
+
+def dead_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, Any, datetime]]:
+    """(entity_id, url, status or error, checked_at) of active entities whose link is dead."""
+    return con.execute(
+        "SELECT e.entity_id, c.url, coalesce(CAST(c.status AS VARCHAR), c.error), c.checked_at "
+        "FROM entities e JOIN link_checks c ON c.url = e.facts->>'primary_url' "
+        "WHERE NOT c.ok AND e.status IN ('active', 'withdrawn') ORDER BY e.entity_id"
+    ).fetchall()
+
+
+def entity_facts_rows(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    return con.execute("SELECT entity_id, facts, facts_hash FROM entities "
+                       "WHERE status IN ('active', 'withdrawn')").fetchall()
+
+
+def update_entity_facts(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str]]) -> None:
+    """(entity_id, facts JSON, facts_hash); updated_at moves only when the hash changes."""
+    if not rows:
+        return
+    at = now()
+    with transaction(con):
+        con.executemany(
+            "UPDATE entities SET facts = ?::JSON, updated_at = CASE WHEN facts_hash <> ? "
+            "THEN ? ELSE updated_at END, facts_hash = ? WHERE entity_id = ?",
+            [(facts, digest, at, digest, eid) for eid, facts, digest in rows])

@@ -20,4 +20,11 @@ def build_internet(clock: Clock, names: tuple[str, ...] = SOURCE_NAMES,
     return FakeInternet(services, clock, faults)
 
 
-__all__ = ["Faults", "FakeInternet", "build_internet", "demo_services"]
+def web_internet(clock: Clock) -> FakeInternet:
+    """The web pages behind the demo records' URLs, for link checking."""
+    from sonoharvest.demo.web import services
+
+    return FakeInternet(services(), clock)
+
+
+__all__ = ["Faults", "FakeInternet", "build_internet", "demo_services", "web_internet"]

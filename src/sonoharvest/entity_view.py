@@ -1,0 +1,75 @@
+"""`sonoharvest show`: one entity with its copies, links, tags, licence, access and size."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+
+RELATION_NAMES = {
+    ("uses_dataset", "out"): "uses dataset", ("uses_dataset", "in"): "used by",
+    ("references", "out"): "references", ("references", "in"): "referenced by",
+}
+
+
+def entity_document(entity: dict[str, Any], members: list[dict[str, Any]],
+                    links: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything `show` prints, as one JSON-ready document (for --json)."""
+    facts = {k: v for k, v in entity["facts"].items() if k != "text"}
+    return {
+        "entity_id": entity["entity_id"], "kind": entity["kind"], "status": entity["status"],
+        "name": entity["name"], "created_at": entity["created_at"],
+        "updated_at": entity["updated_at"], "facts": facts,
+        "copies": members, "links": links,
+    }
+
+
+def render_entity(doc: dict[str, Any]) -> RenderableType:
+    f = doc["facts"]
+    head = Text.assemble((doc["name"], "bold"), f"  {doc['entity_id']}  ",
+                         (f"{doc['kind']}, {doc['status']}", "dim"))
+    about = Table.grid(padding=(0, 2))
+    about.add_column(style="bold")
+    about.add_column()
+    link = f.get("link") or {}
+    checked = ("not checked yet" if not link else
+               f"{link.get('status') or link.get('error')} "
+               f"({'ok' if link.get('ok') else 'dead'}, checked {str(link.get('checked_at'))[:10]})")
+    rows = [
+        ("primary", f.get("primary_url") or "-"),
+        ("link", checked),
+        ("doi", f.get("doi") or "-"),
+        ("licence", f"{f.get('license') or 'not stated'} [{f.get('license_class')}]"),
+        ("access", f"{f.get('access')} ({f.get('access_reason', '')})"),
+        ("size", ", ".join(f"{n} {unit}" for unit, n in (f.get("size") or {}).items()) or "-"),
+        ("anatomy", ", ".join(f.get("anatomy") or []) or "-"),
+        ("tasks", ", ".join(f.get("tasks") or []) or "-"),
+        ("papers", ", ".join(f.get("papers") or []) or "-"),
+        ("relevance", str(f.get("relevance"))),
+        ("seen", f"{str(f.get('first_seen'))[:10]} .. {str(f.get('last_seen'))[:10]}"),
+    ]
+    if doc["kind"] == "model":
+        rows.insert(6, ("weights", ", ".join(f.get("weights") or []) or "-"))
+    for label, value in rows:
+        about.add_row(label, escape(str(value)))
+
+    copies = Table("role", "record", "title", "how it joined", "status",
+                   title=f"Copies ({len(doc['copies'])})", title_justify="left")
+    for m in doc["copies"]:
+        how = m["method"] if m["role"] == "primary" else f"{m['method']}: {m['evidence']}"
+        copies.add_row(m["role"], escape(f"{m['source']}:{m['source_id']}"),
+                       escape(str(m["title"])[:60]), escape(how), m["status"])
+    parts: list[RenderableType] = [head, about, copies]
+    if doc["links"]:
+        linked = Table("relation", "entity", "name", "kind", "evidence",
+                       title=f"Links ({len(doc['links'])})", title_justify="left")
+        for li in doc["links"]:
+            relation = RELATION_NAMES[li["relation"], li["direction"]]
+            linked.add_row(relation, li["entity_id"], escape(str(li["name"])[:50]), li["kind"],
+                           escape(li["evidence"][:70]))
+        parts.append(linked)
+    return Group(*parts)
