@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from sonoharvest import pipeline, warehouse
+from sonoharvest import entities, pipeline, warehouse
 from sonoharvest.classify import evaluate, make_embedder
 from sonoharvest.cli import app
 from sonoharvest.relevance import load_config
-from sonoharvest.settings import Settings
+from sonoharvest.licences import LICENSE_CLASSES
+from sonoharvest.settings import REPO_ROOT, Settings
 from sonoharvest.sources import SOURCE_NAMES
 
 
@@ -105,3 +107,77 @@ def test_relevance_targets_on_the_seed_set(home, first_run):
     assert metrics["recall"] >= 0.95 and metrics["precision"] >= 0.90, metrics
     assert metrics["tags"]["anatomy"]["f1"] >= 0.8
     assert metrics["kind_accuracy"] >= 0.7
+
+
+# --- entities -------------------------------------------------------------------------------
+
+PAIRS = REPO_ROOT / "rubrics" / "resolution" / "pairs.jsonl"
+
+
+def test_copies_merge_with_measured_precision_and_recall(home, first_run):
+    con = warehouse.connect(home / "sonoharvest.duckdb", read_only=True)
+    metrics = entities.evaluate_pairs(con, PAIRS)
+    con.close()
+    assert metrics["pairs"] >= 250 and metrics["same"] >= 120
+    assert metrics["precision"] >= 0.93 and metrics["recall"] >= 0.90, metrics["mistakes"]
+
+
+def test_entities_have_facts_links_and_checked_urls(home, first_run):
+    counts = first_run.counts
+    assert counts["resolve"]["entities"] >= 100 and counts["links"]["dead"] >= 2
+    con = warehouse.connect(home / "sonoharvest.duckdb", read_only=True)
+    busi = entities.find_entity(con, "kaggle:datasets/aryashah2k/breast-ultrasound-images-dataset")
+    members = {f"{m['source']}:{m['source_id']}" for m in
+               warehouse.entity_members(con, busi["entity_id"])}
+    assert {"zenodo:10432198", "huggingface:datasets/gymprathap/"
+            "Breast-Cancer-Ultrasound-Images-Dataset", "papers:pwc-dataset:busi"} <= members
+    facts = busi["facts"]
+    assert facts["size"]["images"] == 780 and facts["license_class"] in LICENSE_CLASSES
+    gone = entities.find_entity(con, "zenodo:3363118")["facts"]["link"]
+    assert gone["status"] == 410 and gone["ok"] is False
+    model = entities.find_entity(con, "github:298011516")         # bus-lab/busi-classification
+    assert busi["entity_id"] in model["facts"]["datasets"]
+    con.close()
+
+
+def test_entity_ids_are_stable_across_runs(home, first_run):
+    con = warehouse.connect(home / "sonoharvest.duckdb", read_only=True)
+    before = warehouse.entity_memberships(con)
+    con.close()
+    pipeline.run(Settings(home=home), demo=True)
+    con = warehouse.connect(home / "sonoharvest.duckdb", read_only=True)
+    assert warehouse.entity_memberships(con) == before
+    con.close()
+
+
+def test_show_and_curator_merge_and_split(home, first_run, tmp_path, monkeypatch):
+    shutil.copy(home / "sonoharvest.duckdb", tmp_path / "sonoharvest.duckdb")
+    monkeypatch.setenv("SONOHARVEST_HOME", str(tmp_path))
+    runner = CliRunner()
+    shown = runner.invoke(app, ["show", "zenodo:3904280"])
+    assert shown.exit_code == 0, shown.output
+    assert "FETAL_PLANES_DB" in shown.output and "used by" in shown.output
+    data = json.loads(runner.invoke(app, ["show", "zenodo:3904280", "--json"]).output)
+    fetal = data["entity_id"]
+    assert len(data["copies"]) >= 4 and data["facts"]["license_class"] == "open"
+
+    split = runner.invoke(app, ["split", "kaggle:datasets/marcelozinn/fetal-planes-re-upload",
+                                "--by", "ana", "--reason", "different images"])
+    assert split.exit_code == 0, split.output
+    con = warehouse.connect(tmp_path / "sonoharvest.duckdb", read_only=True)
+    alone = warehouse.entity_of_record(con, "kaggle:datasets/marcelozinn/fetal-planes-re-upload")
+    assert alone != fetal and warehouse.entity_of_record(con, "zenodo:3904280") == fetal
+    con.close()
+
+    camus = json.loads(runner.invoke(app, ["show", "zenodo:7912321", "--json"]).output)
+    merged = runner.invoke(app, ["merge", fetal, camus["entity_id"], "--reason", "test"])
+    assert merged.exit_code == 0, merged.output
+    again = json.loads(runner.invoke(app, ["show", camus["entity_id"], "--json"]).output)
+    assert again["entity_id"] == fetal                     # the merged-away id redirects
+    assert runner.invoke(app, ["resolve"]).exit_code == 0   # and it all holds on a rerun
+    con = warehouse.connect(tmp_path / "sonoharvest.duckdb", read_only=True)
+    assert warehouse.entity_of_record(con, "zenodo:7912321") == fetal
+    assert warehouse.entity_of_record(con, "kaggle:datasets/marcelozinn/fetal-planes-re-upload") \
+        == alone
+    con.close()
+    assert runner.invoke(app, ["show", "nope:1"]).exit_code == 1

@@ -489,7 +489,7 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
                   f"({resolved['new']} new, {resolved['changed']} changed, "
                   f"{resolved['retired']} merged away or retired); {resolved['links']} links")
     checked = outcome.counts.get("links")
-    if checked:
+    if checked and checked["checked"]:
         out.print(f"checked {checked['checked']} links: {checked['dead']} dead "
                   "(`sonoharvest links` lists them)")
     for name, rows in outcome.counts.get("export", {}).items():

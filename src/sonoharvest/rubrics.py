@@ -145,14 +145,14 @@ def _as_datetime(value: Any) -> datetime | None:
 # match must contain (read from re's own parse tree), found with str.find in the lower-cased
 # text; the pattern then runs only on the sentences around them. Same matches, ~50x faster.
 
-def _required_literals(pattern: str) -> frozenset[str] | None:
+def _required_literals(pattern: str) -> tuple[str, ...] | None:
     """Lower-case strings one of which every match of the pattern contains, or None."""
     try:
         parsed = re._parser.parse(pattern, re.IGNORECASE)  # type: ignore[attr-defined]
         found = _literals_of(list(parsed))
     except Exception:  # noqa: BLE001  (a surprise only disables the shortcut)
         return None
-    return found if found and min(map(len, found)) >= 2 else None
+    return tuple(sorted(found)) if found and min(map(len, found)) >= 2 else None
 
 
 def _literals_of(items: list[Any]) -> frozenset[str] | None:
@@ -161,8 +161,9 @@ def _literals_of(items: list[Any]) -> frozenset[str] | None:
     run: list[str] = []
 
     def consider(option: frozenset[str] | None) -> None:
+        # The cheapest set to look for: fewest strings, as long as none is very short.
         nonlocal best
-        if option and (best is None or min(map(len, option)) > min(map(len, best))):
+        if option and (best is None or _cost(option) < _cost(best)):
             best = option
 
     for op, arg in items:
@@ -187,6 +188,11 @@ def _literals_of(items: list[Any]) -> frozenset[str] | None:
     return best
 
 
+def _cost(option: frozenset[str]) -> tuple[int, int]:
+    shortest = min(map(len, option))
+    return (0 if shortest >= 3 else 1, len(option) if shortest >= 3 else -shortest)
+
+
 def _sentence_end(text: str, start: int) -> int:
     ends = [i for i in (text.find("\n", start), text.find(". ", start)) if i >= 0]
     return min(ends, default=len(text))
@@ -197,24 +203,21 @@ def _sentence_start(text: str, pos: int) -> int:
     return max(text.rfind("\n", 0, pos) + 1, period + 2 if period >= 0 else 0)
 
 
-def _search(pattern: re.Pattern[str], literals: frozenset[str] | None, text: str,
+def _search(pattern: re.Pattern[str], literals: tuple[str, ...] | None, text: str,
             lowered: str) -> re.Match[str] | None:
     """The first match of the pattern within one sentence or line of the text."""
     if literals is None or len(lowered) != len(text):
         return _search_every_sentence(pattern, text)
-    following = {lit: lowered.find(lit) for lit in literals}
-    while True:
-        hits = [i for i in following.values() if i >= 0]
-        if not hits:
-            return None
-        at = min(hits)
+    found = [(at, lit) for lit in literals if (at := lowered.find(lit)) >= 0]
+    while found:
+        at = min(found)[0]
         end = _sentence_end(text, at)
         match = pattern.search(text, _sentence_start(text, at), end)
         if match:
             return match
-        for lit, i in following.items():
-            if 0 <= i <= end:
-                following[lit] = lowered.find(lit, end + 1)
+        found = [(i if i > end else lowered.find(lit, end + 1), lit) for i, lit in found]
+        found = [(i, lit) for i, lit in found if i >= 0]
+    return None
 
 
 def _search_every_sentence(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -393,7 +396,7 @@ class TextMatches(_Check):
     fields: list[FieldPath] = Field(default_factory=lambda: ["text"], min_length=1)
     patterns: list[Regex] = Field(min_length=1)
     need: int = Field(1, ge=1)
-    _compiled: list[tuple[re.Pattern[str], frozenset[str] | None]] = PrivateAttr(
+    _compiled: list[tuple[re.Pattern[str], tuple[str, ...] | None]] = PrivateAttr(
         default_factory=list)
 
     @model_validator(mode="after")
@@ -472,7 +475,11 @@ class AnyOf(_Check):
     of: list[Check] = Field(min_length=1)
 
     def evaluate(self, ctx: _Context) -> Result:
-        results = [c.run(ctx) for c in self.of]
+        results = []
+        for check in self.of:
+            results.append(check.run(ctx))
+            if results[-1][0] >= 1.0:
+                break  # nothing later can beat full credit
         best = max(results, key=lambda r: r[0])
         if best[0] > 0:
             return best

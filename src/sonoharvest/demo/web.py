@@ -12,7 +12,9 @@ from sonoharvest.demo.fakeapi import FakeService
 DATA = Path(__file__).parent / "data" / "web.json"
 # Landing-page hosts of the demo records (the APIs' own paths are served by the API fakes).
 HOSTS = {"zenodo.org": ["/records/"], "github.com": ["/"], "huggingface.co": ["/"],
-         "www.kaggle.com": ["/"], "paperswithcode.com": ["/"], "arxiv.org": ["/"]}
+         "www.kaggle.com": ["/"], "paperswithcode.com": ["/"], "arxiv.org": ["/"],
+         "www.creatis.insa-lyon.fr": ["/"], "humanheart-project.creatis.insa-lyon.fr": ["/"],
+         "hc18.grand-challenge.org": ["/"], "tmed.cs.tufts.edu": ["/"]}
 
 
 class FakeWeb:
