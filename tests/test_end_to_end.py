@@ -41,7 +41,7 @@ def test_demo_run_harvests_classifies_and_exports(home, first_run):
     assert table.num_rows == stored
     assert {"source", "source_id", "title", "relevance", "relevant", "band", "kind",
             "anatomy", "tasks", "status", "first_seen", "last_seen"} <= set(table.column_names)
-    assert pq.read_schema(home / "exports" / "records.parquet").metadata[b"schema_version"] == b"2"
+    assert pq.read_schema(home / "exports" / "records.parquet").metadata[b"schema_version"] == b"3"
 
 
 def test_hard_negatives_and_positives_land_where_they_should(home, first_run):

@@ -20,7 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sonoharvest import __version__, pipeline, warehouse
-from sonoharvest.settings import Settings
+from sonoharvest.settings import REPO_ROOT, Settings
 from sonoharvest.sources import SOURCE_NAMES
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -363,6 +363,95 @@ def links(
 
 
 @app.command()
+def score(everything: Annotated[bool, typer.Option(
+              "--all", help="Rescore every entity (time-based criteria use today's date).")]
+          = False) -> None:
+    """Score entities whose facts or rubric changed (SonoDQS datasets, SonoMQS models)."""
+    with _opened() as (settings, console, con):
+        with _progress(console, ["score"]) as advance:
+            counts = pipeline.stage_score(con, settings, everything=everything,
+                                          progress=lambda n: advance("score", n))
+    out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@app.command()
+def explain(ref: Annotated[str, typer.Argument(
+                help="An entity id, or a record key such as zenodo:1234567.")],
+            as_json: JsonOpt = False) -> None:
+    """Why an entity has its tier: every criterion with its evidence, and what would raise it."""
+    from sonoharvest import entities, scoring
+    from sonoharvest.entity_view import render_explanation
+
+    with _opened() as (settings, _, con):
+        try:
+            doc = scoring.explain(con, settings, entities.find_entity(con, ref))
+        except entities.EntityNotFound as exc:
+            _fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(doc, default=str))
+    else:
+        out.print(render_explanation(doc))
+
+
+@app.command()
+def override(ref: Annotated[str, typer.Argument(help="An entity id or record key.")],
+             tier: Annotated[str | None, typer.Option(
+                 help="The tier to set (Diamond .. Steel).")] = None,
+             clear: Annotated[bool, typer.Option("--clear", help="Remove the override.")] = False,
+             by: CuratorOpt = "curator", reason: ReasonOpt = "") -> None:
+    """Set a curator's tier for an entity (kept through rescoring, shown in the exports)."""
+    from sonoharvest import entities, scoring
+
+    if (tier is None) == (not clear):
+        _fail("give either --tier TIER (with --reason) or --clear", 2)
+    with _opened() as (_, _, con):
+        try:
+            entity = entities.find_entity(con, ref)
+        except entities.EntityNotFound as exc:
+            _fail(str(exc))
+        scoring.override(con, entity["entity_id"], None if clear else tier.title(),
+                         reason=reason, who=by)
+    out.print(f"{entity['entity_id']}: " + ("override cleared" if clear else
+                                            f"tier set to {tier.title()} by {by}"))
+
+
+# A copy of ../shared/seed/paper_catalogue.csv (Alsharid et al. 2025, third-party transcription).
+DEFAULT_SEED = REPO_ROOT / "rubrics" / "seed" / "paper_catalogue.csv"
+
+
+@app.command()
+def seed(csv_path: Annotated[Path, typer.Option(
+             "--csv", help="The survey's catalogue (paper_catalogue.csv).")] = DEFAULT_SEED,
+         as_json: JsonOpt = False) -> None:
+    """Import the survey's 72 datasets, link them to entities, compare the tiers."""
+    from sonoharvest import scoring
+
+    with _opened() as (_, _, con):
+        counts = scoring.import_seed(con, csv_path)
+        result = scoring.seed_agreement(con)
+    if as_json:
+        out.print_json(json.dumps(result, default=str))
+        return
+    out.print(f"imported {counts['rows']} rows; {counts['linked']} linked to entities")
+    _print_agreement(result)
+
+
+def _print_agreement(result: dict[str, Any]) -> None:
+    if not result.get("compared"):
+        out.print("no linked seed row has an automatic tier yet (run `sonoharvest score`)")
+        return
+    out.print(f"automatic vs published SonoDQS tiers over {result['compared']} linked datasets: "
+              f"exact {result['exact']:.0%}, within one tier {result['within_one']:.0%}, "
+              f"Spearman rank correlation {result['spearman']}")
+    from sonoharvest.rubrics import TIERS
+
+    table = Table("published \\ automatic", *TIERS, title="Tier agreement")
+    for name, row in zip(TIERS, result["confusion"], strict=True):
+        table.add_row(name, *(str(n) if n else "." for n in row))
+    out.print(table)
+
+
+@app.command()
 def export() -> None:
     """Write the Parquet exports to $SONOHARVEST_HOME/exports/."""
     with _opened() as (settings, _, con):
@@ -385,12 +474,15 @@ def report(runs: Annotated[int, typer.Option(help="How many recent runs.")] = 10
                 "SELECT source, active, withdrawn FROM v_source_summary ORDER BY source"
             ).fetchall()
             quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+            from sonoharvest.scoring import seed_agreement
+
+            seeded = seed_agreement(con)
         finally:
             con.close()
     if as_json:
         out.print_json(json.dumps({"runs": recent, "sources": [
             {"source": s, "active": a, "withdrawn": w} for s, a, w in totals],
-            "quarantined": quarantined}, default=str))
+            "quarantined": quarantined, "seed_agreement": seeded}, default=str))
         return
     out.print(_runs_table(recent))
     table = Table("source", "active", "withdrawn", title="Records in the warehouse")
@@ -398,6 +490,9 @@ def report(runs: Annotated[int, typer.Option(help="How many recent runs.")] = 10
         table.add_row(*(str(v) for v in row))
     out.print(table)
     out.print(f"quarantined items: {quarantined}")
+    if seeded["rows"]:
+        out.print(f"survey catalogue: {seeded['linked']} of {seeded['rows']} rows linked")
+        _print_agreement(seeded)
 
 
 @app.command()
@@ -492,6 +587,10 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
     if checked and checked["checked"]:
         out.print(f"checked {checked['checked']} links: {checked['dead']} dead "
                   "(`sonoharvest links` lists them)")
+    scored = outcome.counts.get("score")
+    if scored:
+        out.print(f"scored {scored['scored']} entities ({scored['retiered']} changed tier, "
+                  f"{scored['unchanged']} unchanged)")
     for name, rows in outcome.counts.get("export", {}).items():
         out.print(f"exported {rows} rows to {settings.exports_dir / (name + '.parquet')}")
     out.print(f"status: {outcome.status}")

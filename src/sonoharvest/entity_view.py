@@ -73,3 +73,30 @@ def render_entity(doc: dict[str, Any]) -> RenderableType:
                            escape(li["evidence"][:70]))
         parts.append(linked)
     return Group(*parts)
+
+
+def render_explanation(doc: dict[str, Any]) -> RenderableType:
+    """`sonoharvest explain`: tier and score, every criterion with its evidence, how to rise."""
+    tier = doc["final_tier"]
+    head = Text.assemble((doc["name"], "bold"), f"  {doc['entity_id']}\n",
+                         (f"{tier}", "bold"), f"  {doc['score']:.1f}/100 on {doc['rubric']}")
+    if doc["override"]:
+        o = doc["override"]
+        head.append(f"\ncurator override: {o['tier']} by {o['by']} ({o['reason']}); "
+                    f"automatic tier {doc['tier']}")
+    table = Table("criterion", "points", "evidence", title="Criteria", title_justify="left")
+    for c in doc["criteria"]:
+        style = "green" if c["credit"] >= 1 else ("yellow" if c["credit"] > 0 else "red")
+        table.add_row(escape(c["title"]), Text(f"{c['points']:.1f} / {c['max_points']:.1f}",
+                                               style=style), escape(c["evidence"]))
+    hints = Text("What would raise the tier\n", style="bold")
+    for line in doc["raise"]:
+        hints.append(f"  - {line}\n")
+    parts: list[RenderableType] = [head, table, hints]
+    if len(doc["history"]) > 1:
+        history = Table("scored", "rubric", "score", "tier", title="History",
+                        title_justify="left")
+        for h in doc["history"]:
+            history.add_row(h["scored_at"][:19], h["rubric"], f"{h['score']:.1f}", h["tier"])
+        parts.append(history)
+    return Group(*parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,18 @@ import duckdb
 from sonoharvest.warehouse import SQL_DIR
 
 EXPORTS_DIR = SQL_DIR / "export_sql"
-SCHEMA_VERSION = 2
+# Each export query starts with "-- <name>.parquet, schema version N: ..."; N goes into the
+# file's metadata. Bump it whenever a column is added, removed or changes meaning.
+_VERSION = re.compile(r"schema version (\d+)")
+
+
+def schema_version(name: str) -> int:
+    header = (EXPORTS_DIR / f"{name}.sql").read_text().splitlines()[0]
+    found = _VERSION.search(header)
+    if not found:
+        raise ValueError(f"{EXPORTS_DIR / (name + '.sql')}: first line must state the schema "
+                         "version ('-- name.parquet, schema version N: ...')")
+    return int(found.group(1))
 
 
 def write_parquet(con: duckdb.DuckDBPyConnection, name: str, out_dir: Path) -> int:
@@ -23,7 +35,7 @@ def write_parquet(con: duckdb.DuckDBPyConnection, name: str, out_dir: Path) -> i
     path_literal = str(partial).replace("'", "''")
     con.execute(
         f"COPY ({query}) TO '{path_literal}' "  # noqa: S608 - query text is ours, path escaped
-        f"(FORMAT parquet, KV_METADATA {{schema_version: '{SCHEMA_VERSION}'}})"
+        f"(FORMAT parquet, KV_METADATA {{schema_version: '{schema_version(name)}'}})"
     )
     os.replace(partial, final)
     return rows

@@ -115,6 +115,15 @@ def stage_links(con: duckdb.DuckDBPyConnection, settings: Settings, *, days: flo
             "dead": sum(not r.ok for r in results)}
 
 
+def stage_score(con: duckdb.DuckDBPyConnection, settings: Settings, *, everything: bool = False,
+                run_id: str | None = None,
+                progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    from sonoharvest.scoring import score_entities
+
+    return score_entities(con, settings, everything=everything, run_id=run_id,
+                          progress=progress)
+
+
 def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     return export.export_all(con, settings.exports_dir)
 
@@ -123,8 +132,8 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
         demo: bool = False, command: str = "run", export_results: bool = True,
         classify: bool = True, check_links: bool = True, on_batch: OnBatch | None = None,
         on_classified: Callable[[int], None] | None = None) -> RunOutcome:
-    """Harvest, classify, resolve, check links, then export; the run row records per-stage
-    counts and every error."""
+    """Harvest, classify, resolve, check links, score, then export; the run row records
+    per-stage counts and every error."""
     names = list(names or SOURCE_NAMES)
     if demo:
         settings = demo_settings(settings)
@@ -147,6 +156,7 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
                 outcome.counts["resolve"] = stage_resolve(con, settings)
                 if check_links:
                     outcome.counts["links"] = stage_links(con, settings, demo=demo)
+                outcome.counts["score"] = stage_score(con, settings, run_id=run_id)
             if export_results:
                 outcome.counts["export"] = stage_export(con, settings)
         except Exception as exc:

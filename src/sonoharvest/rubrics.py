@@ -1,16 +1,19 @@
 """Quality rubrics as data (rubrics/sonodqs.yaml, rubrics/sonomqs.yaml) and a generic scorer.
 
-A rubric is a list of weighted criteria. Each criterion names one generic check (the CHECKS
-registry below) whose parameters come from the YAML; no code here knows a criterion id. A check
-looks at an entity's facts (the dict that resolution builds) and returns a credit in [0, 1] and
-an evidence string quoting what it saw. A criterion earns `weight * credit`, the score is the
-share of all weights earned (0..100, rounded to 0.1) and the tier is the highest one whose
-threshold the score reaches. Everything is pure: no database, no network, no clock.
+A rubric is a list of weighted criteria. Each criterion names one generic check from CHECKS,
+with parameters from the YAML; no code here knows a criterion id. A check reads an entity's
+facts (the dict resolution builds; rubrics/README.md lists its keys) and returns a credit in
+[0, 1] with an evidence string quoting what it saw. A criterion earns weight x credit; the score
+is the share of all weights earned (0..100, rounded to 0.1) and the tier is the highest one
+whose threshold the score reaches. Pure functions: no database, no network, no clock.
 
     rubric = load_rubric("rubrics/sonodqs.yaml")
     result = score(rubric, facts, now=datetime.now(UTC))
     result.tier, [(c.id, c.points, c.evidence) for c in result.criteria]
     raise_hints(rubric, result)      # what would lift it to the next tier
+
+Loading compiles every check into a closure once per rubric (regular expressions included), so
+scoring is a walk over plain functions.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,14 +41,14 @@ from pydantic import (
 )
 
 __all__ = [
-    "CHECKS", "FACT_FIELDS", "TIERS", "CriterionResult", "Rubric", "RubricError", "Score",
-    "fingerprint", "load_rubric", "load_rubrics", "raise_hints", "score", "tier_for",
+    "CHECKS", "FACT_FIELDS", "TIERS", "Criterion", "CriterionResult", "Rubric", "RubricError",
+    "Score", "fingerprint", "load_rubric", "load_rubrics", "raise_hints", "score", "tier_for",
 ]
 
 TIERS = ("Diamond", "Platinum", "Gold", "Silver", "Bronze", "Steel")
 
-# Top-level keys of the facts contract (see rubrics/README.md). A check's field must start with
-# one of them, so that a typo in a rubric fails at load time instead of silently scoring 0.
+# Top-level keys of the facts contract. A check's field must start with one of them, so that a
+# typo in a rubric fails when it is loaded instead of silently scoring 0.
 FACT_FIELDS = frozenset({
     "kind", "name", "description", "text", "primary_url", "urls", "doi", "identifiers",
     "sources", "n_copies", "license", "license_class", "access", "size", "anatomy", "tasks",
@@ -63,18 +66,8 @@ class RubricError(ValueError):
 
 # --- reading facts -------------------------------------------------------------------------
 
-def _get(facts: Facts, path: str) -> Any:
-    """The value at a dotted path ("size.images"), or None when any step is missing."""
-    value: Any = facts
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
-
-
 class _Context:
-    """One entity being scored: its facts, `now`, and each text field casefolded once."""
+    """One entity being scored: its facts, `now`, and each text field lower-cased once."""
 
     __slots__ = ("facts", "now", "_texts")
 
@@ -82,15 +75,28 @@ class _Context:
         self.facts, self.now = facts, now
         self._texts: dict[str, tuple[str, str]] = {}
 
-    def get(self, path: str) -> Any:
-        return _get(self.facts, path)
-
-    def text(self, path: str) -> tuple[str, str]:
-        """The field as text, and lower-cased for the literal prefilter of text_matches."""
+    def text(self, path: str, get: Callable[[Facts], Any]) -> tuple[str, str]:
         if path not in self._texts:
-            text = _text(self.get(path))
-            self._texts[path] = (text, text.lower())
+            text = _text(get(self.facts))
+            # re's IGNORECASE also matches these to ASCII i and s; lower() leaves them alone.
+            self._texts[path] = (text, text.lower().replace("\u0131", "i").replace("\u017f", "s"))
         return self._texts[path]
+
+
+def _getter(path: str) -> Callable[[Facts], Any]:
+    """A function reading a dotted path ("size.images"); None when any step is missing."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        return lambda facts: facts.get(path)
+
+    def get(facts: Facts) -> Any:
+        value: Any = facts
+        for part in parts:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return value
+    return get
 
 
 def _absent(value: Any) -> bool:
@@ -107,11 +113,15 @@ def _quote(value: Any, limit: int = 60) -> str:
 
 
 def _magnitude(value: Any) -> float | None:
-    """Numbers as they are; strings, lists and dicts by their length; anything else is absent."""
+    """Numbers as they are; strings, lists and dicts by their length; anything else is None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return None if math.isnan(value) else float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range
+            return math.inf
+        return None if math.isnan(number) else number
     if isinstance(value, str | list | tuple | set | dict):
         return float(len(value))
     return None
@@ -121,7 +131,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list | tuple):
-        return " ; ".join(str(v) for v in value if isinstance(v, str | int | float))
+        return "\n".join(str(v) for v in value if isinstance(v, str | int | float))
     return ""
 
 
@@ -138,36 +148,49 @@ def _as_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _stepped(steps: list[tuple[float, float]], value: float) -> float:
+    """The credit of the highest threshold the value reaches (0 below the first)."""
+    credit = 0.0
+    for threshold, step_credit in steps:
+        if value < threshold:
+            break
+        credit = step_credit
+    return credit
+
+
+def _aged(steps: list[tuple[float, float]], days: float) -> float:
+    """The credit of the first age limit (in days) the age is within (0 beyond the last)."""
+    return next((credit for limit, credit in steps if days <= limit), 0.0)
+
+
 # --- text search ---------------------------------------------------------------------------
-# A pattern matches within one sentence or line: the text is cut at line breaks and at ". ".
-# Python's re needs ~100 us to scan 4 kB with a case-insensitive pattern that starts with \b,
-# and a rubric has dozens of patterns, so each pattern carries the literals one of which every
-# match must contain (read from re's own parse tree), found with str.find in the lower-cased
-# text; the pattern then runs only on the sentences around them. Same matches, ~50x faster.
+# A pattern matches within one line or sentence: the text is cut at line breaks and at ". ".
+# Python's re scans 4 kB in ~100 us with a case-insensitive pattern that starts with \b, and a
+# rubric has ~80 patterns. So each pattern carries strings one of which every match contains
+# (read from the parse tree re itself builds), str.find looks for them in the lower-cased text,
+# and the pattern runs only on the sentences around them: the same matches, far fewer scans.
 
 def _required_literals(pattern: str) -> tuple[str, ...] | None:
     """Lower-case strings one of which every match of the pattern contains, or None."""
     try:
-        parsed = re._parser.parse(pattern, re.IGNORECASE)  # type: ignore[attr-defined]
-        found = _literals_of(list(parsed))
+        found = _literals_of(list(re._parser.parse(pattern, re.IGNORECASE)))
     except Exception:  # noqa: BLE001  (a surprise only disables the shortcut)
         return None
     return tuple(sorted(found)) if found and min(map(len, found)) >= 2 else None
 
 
 def _literals_of(items: list[Any]) -> frozenset[str] | None:
-    c = re._constants  # type: ignore[attr-defined]
+    c = re._constants
     best: frozenset[str] | None = None
     run: list[str] = []
 
     def consider(option: frozenset[str] | None) -> None:
-        # The cheapest set to look for: fewest strings, as long as none is very short.
         nonlocal best
         if option and (best is None or _cost(option) < _cost(best)):
             best = option
 
     for op, arg in items:
-        if op is c.LITERAL:
+        if op is c.LITERAL and arg < 128:  # ASCII only: its lower case is what re matches
             run.append(chr(arg))
             continue
         if run:
@@ -189,8 +212,9 @@ def _literals_of(items: list[Any]) -> frozenset[str] | None:
 
 
 def _cost(option: frozenset[str]) -> tuple[int, int]:
+    """Fewest strings to look for, unless one is shorter than 3 characters (too common)."""
     shortest = min(map(len, option))
-    return (0 if shortest >= 3 else 1, len(option) if shortest >= 3 else -shortest)
+    return (0, len(option)) if shortest >= 3 else (1, -shortest)
 
 
 def _sentence_end(text: str, start: int) -> int:
@@ -199,7 +223,7 @@ def _sentence_end(text: str, start: int) -> int:
 
 
 def _sentence_start(text: str, pos: int) -> int:
-    period = text.rfind(". ", 0, pos)
+    period = text.rfind(". ", 0, pos + 1)  # pos may be the space of a ". "
     return max(text.rfind("\n", 0, pos) + 1, period + 2 if period >= 0 else 0)
 
 
@@ -222,31 +246,18 @@ def _search(pattern: re.Pattern[str], literals: tuple[str, ...] | None, text: st
 
 def _search_every_sentence(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     start = 0
-    while start <= len(text):
+    while True:
         end = _sentence_end(text, start)
         match = pattern.search(text, start, end)
         if match or end >= len(text):
             return match
         start = end + (1 if text[end] == "\n" else 2)
-    return None
-
-
-def _stepped(steps: list[tuple[float, float]], value: float, descending: bool = False) -> float:
-    """Credit of the last step reached (value >= threshold; value <= threshold if descending)."""
-    credit = 0.0
-    for threshold, step_credit in steps:
-        if (value <= threshold) if descending else (value >= threshold):
-            if descending:
-                return step_credit
-            credit = step_credit
-    return credit
 
 
 # --- rubric validation helpers -------------------------------------------------------------
 
 def _field_path(path: str) -> str:
-    head = path.split(".", 1)[0]
-    if head not in FACT_FIELDS:
+    if path.split(".", 1)[0] not in FACT_FIELDS:
         raise ValueError(f"{path!r} is not a facts field; known: {', '.join(sorted(FACT_FIELDS))}")
     return path
 
@@ -262,7 +273,7 @@ def _regex(pattern: str) -> str:
 def _steps(steps: list[tuple[float, float]]) -> list[tuple[float, float]]:
     thresholds = [t for t, _ in steps]
     if any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
-        raise ValueError("thresholds must be increasing")
+        raise ValueError("must be increasing")
     if any(not 0 <= c <= 1 for _, c in steps):
         raise ValueError("credits must be between 0 and 1")
     return steps
@@ -272,6 +283,7 @@ FieldPath = Annotated[str, AfterValidator(_field_path)]
 Regex = Annotated[str, AfterValidator(_regex)]
 Steps = Annotated[list[tuple[float, float]], Field(min_length=1), AfterValidator(_steps)]
 Credit = Annotated[float, Field(ge=0, le=1)]
+Evaluator = Callable[[_Context], Result]
 
 
 class _Strict(BaseModel):
@@ -286,12 +298,19 @@ class _Check(_Strict):
     scale: float = Field(1.0, gt=0, le=1)
     share: float = Field(1.0, gt=0)
 
-    def evaluate(self, ctx: _Context) -> Result:
-        raise NotImplementedError
+    def evaluator(self) -> Evaluator:
+        """The check as a closure over its compiled parameters."""
+        inner, scale = self._evaluator(), self.scale
+        if scale == 1.0:
+            return inner
 
-    def run(self, ctx: _Context) -> Result:
-        credit, evidence = self.evaluate(ctx)
-        return min(max(credit, 0.0), 1.0) * self.scale, evidence
+        def scaled(ctx: _Context) -> Result:
+            credit, evidence = inner(ctx)
+            return credit * scale, evidence
+        return scaled
+
+    def _evaluator(self) -> Evaluator:
+        raise NotImplementedError
 
 
 class Present(_Check):
@@ -300,11 +319,15 @@ class Present(_Check):
     type: Literal["present"]
     field: FieldPath
 
-    def evaluate(self, ctx: _Context) -> Result:
-        value = ctx.get(self.field)
-        if _absent(value):
-            return 0.0, f"{self.field}: not stated"
-        return 1.0, f"{self.field} = {_quote(value)}"
+    def _evaluator(self) -> Evaluator:
+        name, get = self.field, _getter(self.field)
+
+        def present(ctx: _Context) -> Result:
+            value = get(ctx.facts)
+            if _absent(value):
+                return 0.0, f"{name}: not stated"
+            return 1.0, f"{name} = {_quote(value)}"
+        return present
 
 
 class AnyPresent(_Check):
@@ -313,123 +336,133 @@ class AnyPresent(_Check):
     type: Literal["any_present"]
     fields: list[FieldPath] = Field(min_length=1)
 
-    def evaluate(self, ctx: _Context) -> Result:
-        for name in self.fields:
-            value = ctx.get(name)
-            if not _absent(value):
-                return 1.0, f"{name} = {_quote(value)}"
-        return 0.0, f"none of {', '.join(self.fields)} stated"
+    def _evaluator(self) -> Evaluator:
+        getters = [(name, _getter(name)) for name in self.fields]
+        missing = f"none of {', '.join(self.fields)} stated"
+
+        def any_present(ctx: _Context) -> Result:
+            for name, get in getters:
+                value = get(ctx.facts)
+                if not _absent(value):
+                    return 1.0, f"{name} = {_quote(value)}"
+            return 0.0, missing
+        return any_present
 
 
 class MapValue(_Check):
-    """The credit listed for the field's value (strings match case-insensitively)."""
+    """The credit listed for the field's value (compared case-insensitively), else `default`."""
 
     type: Literal["map"]
     field: FieldPath
     values: dict[str, Credit] = Field(min_length=1)
     default: Credit = 0.0
-    _lower: dict[str, float] = PrivateAttr(default_factory=dict)
 
-    def model_post_init(self, context: Any) -> None:
-        self._lower = {k.strip().lower(): v for k, v in self.values.items()}
+    def _evaluator(self) -> Evaluator:
+        name, get, default = self.field, _getter(self.field), self.default
+        table = {key.strip().lower(): credit for key, credit in self.values.items()}
 
-    def evaluate(self, ctx: _Context) -> Result:
-        value = ctx.get(self.field)
-        if _absent(value):
-            return 0.0, f"{self.field}: not stated"
-        if not isinstance(value, str | int | float):
-            return self.default, f"{self.field} = {_quote(value)}"
-        return self._lower.get(str(value).strip().lower(), self.default), \
-            f"{self.field} = {_quote(value)}"
+        def mapped(ctx: _Context) -> Result:
+            value = get(ctx.facts)
+            if _absent(value):
+                return 0.0, f"{name}: not stated"
+            key = str(value).strip().lower() if isinstance(value, str | int | float) else None
+            return table.get(key, default), f"{name} = {_quote(value)}"
+        return mapped
 
 
 class AtLeast(_Check):
-    """Graded by a number (or the length of a string or list): the last step reached counts."""
+    """Graded by a number (or the length of a string or list): the highest step reached."""
 
     type: Literal["at_least"]
     field: FieldPath
     steps: Steps
 
-    def evaluate(self, ctx: _Context) -> Result:
-        value = ctx.get(self.field)
-        amount = _magnitude(value)
-        if amount is None or _absent(value):
-            return 0.0, f"{self.field}: not stated"
-        if isinstance(value, str):
-            return _stepped(self.steps, amount), f"{self.field}: {amount:g} characters"
-        if isinstance(value, list | tuple | set | dict):
-            return _stepped(self.steps, amount), f"{self.field}: {amount:g} items"
-        return _stepped(self.steps, amount), f"{self.field} = {amount:g}"
+    def _evaluator(self) -> Evaluator:
+        name, get, steps = self.field, _getter(self.field), self.steps
+
+        def at_least(ctx: _Context) -> Result:
+            value = get(ctx.facts)
+            amount = _magnitude(value)
+            if amount is None or _absent(value):
+                return 0.0, f"{name}: not stated"
+            if isinstance(value, str):
+                return _stepped(steps, amount), f"{name}: {amount:g} characters"
+            if isinstance(value, list | tuple | set | dict):
+                return _stepped(steps, amount), f"{name}: {amount:g} items"
+            return _stepped(steps, amount), f"{name} = {amount:g}"
+        return at_least
 
 
 class Count(_Check):
-    """Graded by the number of items of a list field, optionally only those matching a regex."""
+    """Graded by the number of items of a list field, optionally only those matching `match`."""
 
     type: Literal["count"]
     field: FieldPath
     match: Regex | None = None
     steps: Steps
-    _pattern: re.Pattern[str] | None = PrivateAttr(None)
 
-    def model_post_init(self, context: Any) -> None:
-        self._pattern = re.compile(self.match, re.IGNORECASE) if self.match else None
+    def _evaluator(self) -> Evaluator:
+        name, get, steps = self.field, _getter(self.field), self.steps
+        wanted = re.compile(self.match, re.IGNORECASE) if self.match else None
+        none = f"{name}: none" + (f" matching {self.match!r}" if self.match else "")
 
-    def evaluate(self, ctx: _Context) -> Result:
-        value = ctx.get(self.field)
-        items = [str(v) for v in value] if isinstance(value, list | tuple | set) else []
-        if self._pattern is not None:
-            items = [v for v in items if self._pattern.search(v)]
-        if not items:
-            return 0.0, f"{self.field}: none" + (f" matching {self.match!r}" if self.match else "")
-        shown = ", ".join(_quote(v, 50) for v in items[:3]) + (", …" if len(items) > 3 else "")
-        return _stepped(self.steps, len(items)), f"{self.field}: {len(items)} ({shown})"
+        def count(ctx: _Context) -> Result:
+            value = get(ctx.facts)
+            items = [str(v) for v in value] if isinstance(value, list | tuple | set) else []
+            if wanted is not None:
+                items = [v for v in items if wanted.search(v)]
+            if not items:
+                return 0.0, none
+            shown = ", ".join(_quote(v, 50) for v in items[:3]) + (", …" if len(items) > 3 else "")
+            return _stepped(steps, len(items)), f"{name}: {len(items)} ({shown})"
+        return count
 
 
 class TextMatches(_Check):
-    """Credit for the share of `need` patterns found in the text fields; quotes what matched.
+    """The share of `need` patterns found in the text fields, quoting what matched.
 
-    Patterns are case-insensitive regular expressions (use `(?-i:...)` for a case-sensitive
-    part, `\\b` for word boundaries); each pattern counts once, at its first match.
+    Patterns are case-insensitive regular expressions (`(?-i:...)` makes a part case-sensitive)
+    matched within one line or sentence; each pattern counts once.
     """
 
     type: Literal["text_matches"]
     fields: list[FieldPath] = Field(default_factory=lambda: ["text"], min_length=1)
     patterns: list[Regex] = Field(min_length=1)
     need: int = Field(1, ge=1)
-    _compiled: list[tuple[re.Pattern[str], tuple[str, ...] | None]] = PrivateAttr(
-        default_factory=list)
 
     @model_validator(mode="after")
     def _need_reachable(self) -> TextMatches:
         if self.need > len(self.patterns):
-            raise ValueError(f"need ({self.need}) exceeds the number of patterns "
-                             f"({len(self.patterns)})")
+            raise ValueError(f"need ({self.need}) is more than the {len(self.patterns)} patterns")
         return self
 
-    def model_post_init(self, context: Any) -> None:
-        self._compiled = [(re.compile(p, re.IGNORECASE), _required_literals(p))
-                          for p in self.patterns]
+    def _evaluator(self) -> Evaluator:
+        fields = [(name, _getter(name)) for name in self.fields]
+        compiled = [(re.compile(p, re.IGNORECASE), _required_literals(p)) for p in self.patterns]
+        where, need = "/".join(self.fields), self.need
 
-    def evaluate(self, ctx: _Context) -> Result:
-        texts = [t for t in (ctx.text(f) for f in self.fields) if t[0]]
-        where = "/".join(self.fields)
-        found: list[str] = []
-        for pattern, literals in self._compiled:
-            for text, lowered in texts:
-                hit = _search(pattern, literals, text, lowered)
-                if hit:
-                    found.append(_quote(hit.group(0)))
+        def text_matches(ctx: _Context) -> Result:
+            texts = [t for t in (ctx.text(name, get) for name, get in fields) if t[0]]
+            if not texts:
+                return 0.0, f"{where}: not stated"
+            found: list[str] = []
+            for pattern, literals in compiled:
+                for text, lowered in texts:
+                    hit = _search(pattern, literals, text, lowered)
+                    if hit:
+                        found.append(_quote(hit.group(0)))
+                        break
+                if len(found) >= need:
                     break
-            if len(found) >= self.need:
-                break
-        if not found:
-            return 0.0, f"{where}: no match" if texts else f"{where}: not stated"
-        suffix = f" ({len(found)} of {self.need} needed)" if len(found) < self.need else ""
-        return len(found) / self.need, f"{where}: {', '.join(found)}{suffix}"
+            if not found:
+                return 0.0, f"{where}: no match"
+            short = f" ({len(found)} of {need} needed)" if len(found) < need else ""
+            return len(found) / need, f"{where}: {', '.join(found)}{short}"
+        return text_matches
 
 
 class Recent(_Check):
-    """Graded by the age of a date: steps are [days, credit], the first one reached counts."""
+    """Graded by the age of a date before `now`: steps are [days, credit], the first within."""
 
     type: Literal["recent"]
     field: FieldPath
@@ -443,16 +476,23 @@ class Recent(_Check):
             raise ValueError("credits must not increase with age")
         return steps
 
-    def evaluate(self, ctx: _Context) -> Result:
-        value = ctx.get(self.field)
-        if _absent(value):
-            return 0.0, f"{self.field}: not stated"
-        when = _as_datetime(value)
-        if when is None:
-            return 0.0, f"{self.field} = {_quote(value)} (not a date)"
-        days = max((ctx.now - when).total_seconds() / 86400, 0.0)
-        return _stepped(self.steps, days, descending=True), \
-            f"{self.field} = {when.date().isoformat()} ({days:.0f} days before {ctx.now.date()})"
+    def _evaluator(self) -> Evaluator:
+        name, get, steps = self.field, _getter(self.field), self.steps
+
+        def recent(ctx: _Context) -> Result:
+            value = get(ctx.facts)
+            if _absent(value):
+                return 0.0, f"{name}: not stated"
+            when = _as_datetime(value)
+            if when is None:
+                return 0.0, f"{name} = {_quote(value)} (not a date)"
+            try:
+                days = max((ctx.now - when).total_seconds() / 86400, 0.0)
+            except OverflowError:  # a date at the edge of the calendar with an offset
+                return 0.0, f"{name} = {_quote(value)} (not a date)"
+            return _aged(steps, days), \
+                f"{name} = {when.date().isoformat()} ({days:.0f} days before {ctx.now.date()})"
+        return recent
 
 
 class AllOf(_Check):
@@ -461,11 +501,18 @@ class AllOf(_Check):
     type: Literal["all_of"]
     of: list[Check] = Field(min_length=1)
 
-    def evaluate(self, ctx: _Context) -> Result:
-        results = [(c.share, *c.run(ctx)) for c in self.of]
-        total = sum(share for share, _, _ in results)
-        credit = sum(share * credit for share, credit, _ in results) / total
-        return credit, "; ".join(evidence for _, _, evidence in results)
+    def _evaluator(self) -> Evaluator:
+        parts = [(check.share, check.evaluator()) for check in self.of]
+        total = sum(share for share, _ in parts)
+
+        def all_of(ctx: _Context) -> Result:
+            credit, evidence = 0.0, []
+            for share, evaluate in parts:
+                part, said = evaluate(ctx)
+                credit += share * part
+                evidence.append(said)
+            return credit / total, "; ".join(evidence)
+        return all_of
 
 
 class AnyOf(_Check):
@@ -474,16 +521,18 @@ class AnyOf(_Check):
     type: Literal["any_of"]
     of: list[Check] = Field(min_length=1)
 
-    def evaluate(self, ctx: _Context) -> Result:
-        results = []
-        for check in self.of:
-            results.append(check.run(ctx))
-            if results[-1][0] >= 1.0:
-                break  # nothing later can beat full credit
-        best = max(results, key=lambda r: r[0])
-        if best[0] > 0:
-            return best
-        return 0.0, "; ".join(evidence for _, evidence in results)
+    def _evaluator(self) -> Evaluator:
+        options = [check.evaluator() for check in self.of]
+
+        def any_of(ctx: _Context) -> Result:
+            results = []
+            for evaluate in options:
+                results.append(evaluate(ctx))
+                if results[-1][0] >= 1.0:
+                    break  # nothing later can beat full credit
+            best = max(results, key=lambda r: r[0])
+            return best if best[0] > 0 else (0.0, "; ".join(said for _, said in results))
+        return any_of
 
 
 CHECKS: dict[str, type[_Check]] = {
@@ -508,9 +557,9 @@ class Criterion(_Strict):
     id: str = Field(pattern=_ID)
     title: str = Field(min_length=1)
     weight: float = Field(gt=0)
-    evidence: str = Field(min_length=1)
+    evidence: str = Field(min_length=1)   # where the evidence comes from in harvested metadata
     why: str = Field(min_length=1)
-    advice: str | None = None
+    advice: str | None = None             # imperative, used by raise_hints
     check: Check
 
 
@@ -522,10 +571,12 @@ class Rubric(_Strict):
     description: str = ""
     criteria: list[Criterion] = Field(min_length=1)
     tiers: dict[str, float]
-    _total: float = PrivateAttr(0.0)
+    _plan: tuple[tuple[Criterion, Evaluator, float, float], ...] = PrivateAttr(())
 
     def model_post_init(self, context: Any) -> None:
-        self._total = sum(c.weight for c in self.criteria)
+        per_point = 100.0 / self.total_weight
+        self._plan = tuple((c, c.check.evaluator(), c.weight * per_point,
+                            round(c.weight * per_point, 2)) for c in self.criteria)
 
     @field_validator("tiers")
     @classmethod
@@ -544,13 +595,13 @@ class Rubric(_Strict):
 
     @property
     def total_weight(self) -> float:
-        return self._total
+        return sum(c.weight for c in self.criteria)
 
     def criterion(self, criterion_id: str) -> Criterion | None:
         return next((c for c in self.criteria if c.id == criterion_id), None)
 
 
-# --- results ---------------------------------------------------------------------------------
+# --- scoring ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class CriterionResult:
@@ -558,8 +609,8 @@ class CriterionResult:
     title: str
     weight: float
     credit: float          # 0..1, rounded to 0.001
-    points: float          # share of the 100-point score earned, rounded to 0.01
-    max_points: float      # share of the 100-point score this criterion is worth
+    points: float          # points earned out of the 100-point score, rounded to 0.01
+    max_points: float      # points this criterion is worth out of 100
     evidence: str
 
 
@@ -577,20 +628,16 @@ class Score:
 
 def score(rubric: Rubric, facts: Facts, now: datetime) -> Score:
     """Score an entity's facts; missing or malformed facts earn no credit, never an error."""
-    if not isinstance(facts, Mapping):
-        facts = {}
-    ctx = _Context(facts, now if now.tzinfo else now.replace(tzinfo=UTC))
-    per_point = 100.0 / rubric.total_weight
+    ctx = _Context(facts if isinstance(facts, Mapping) else {},
+                   now if now.tzinfo else now.replace(tzinfo=UTC))
     results, total = [], 0.0
-    for criterion in rubric.criteria:
-        credit, evidence = criterion.check.run(ctx)
-        points = criterion.weight * credit * per_point
-        total += points
-        results.append(CriterionResult(
-            id=criterion.id, title=criterion.title, weight=criterion.weight,
-            credit=round(credit, 3), points=round(points, 2),
-            max_points=round(criterion.weight * per_point, 2), evidence=evidence,
-        ))
+    for criterion, evaluate, worth, shown_worth in rubric._plan:
+        credit, evidence = evaluate(ctx)
+        credit = min(max(credit, 0.0), 1.0)
+        total += worth * credit
+        results.append(CriterionResult(criterion.id, criterion.title, criterion.weight,
+                                       round(credit, 3), round(worth * credit, 2),
+                                       shown_worth, evidence))
     value = round(total, 1)
     return Score(rubric.id, rubric.version, value, tier_for(rubric, value), results)
 
@@ -602,25 +649,23 @@ def tier_for(rubric: Rubric, value: float | Score) -> str:
 
 
 def raise_hints(rubric: Rubric, result: Score) -> list[str]:
-    """What would raise the tier: the gap to the next tier, then the criteria not fully met,
-    the ones with the most points still available first."""
+    """What would raise the tier: first the gap to the next tier, then every criterion not
+    fully met, the most points still available first, with the rubric's advice."""
     rank = TIERS.index(result.tier) if result.tier in TIERS else len(TIERS) - 1
-    short = 0.0
     if rank == 0:
-        lines = [f"{result.tier} is the top tier (score {result.score:.1f})"]
+        short, lines = 0.0, [f"{result.tier} is the top tier (score {result.score:.1f})"]
     else:
-        target = TIERS[rank - 1]
-        short = rubric.tiers[target] - result.score
-        lines = [f"{target} needs {rubric.tiers[target]:g}; the score is {result.score:.1f}, "
-                 f"{short:.1f} points short"]
-    open_items = [(c.max_points - c.points, i, c) for i, c in enumerate(result.criteria)
-                  if c.max_points - c.points >= 0.05]
-    for gap, _, item in sorted(open_items, key=lambda t: (-t[0], t[1])):
+        target, floor = TIERS[rank - 1], rubric.tiers[TIERS[rank - 1]]
+        short = round(floor - result.score, 1)
+        lines = [f"{target} needs {floor:g} points; the score is {result.score:.1f}, "
+                 f"{short:.1f} short"]
+    gaps = [(round(c.max_points - c.points, 1), i, c) for i, c in enumerate(result.criteria)]
+    for gap, _, item in sorted((g for g in gaps if g[0] > 0), key=lambda g: (-g[0], g[1])):
         criterion = rubric.criterion(item.id)
-        advice = (criterion.advice if criterion and criterion.advice
-                  else f"meet '{item.title}'")
-        detail = f"+{gap:.1f} points" + (f", now {item.points:.1f} of {item.max_points:.1f}"
-                                         if item.points > 0 else "")
+        advice = criterion.advice if criterion and criterion.advice else f"meet '{item.title}'"
+        detail = f"+{gap:.1f} points"
+        if item.points > 0:
+            detail += f", now {item.points:.1f} of {item.max_points:.1f}"
         if rank > 0 and gap >= short:
             detail += f", enough for {TIERS[rank - 1]} on its own"
         lines.append(f"{advice} ({detail})")
@@ -628,7 +673,7 @@ def raise_hints(rubric: Rubric, result: Score) -> list[str]:
 
 
 def fingerprint(rubric: Rubric) -> str:
-    """A stable hash of the rubric's content (not its comments or layout): rescore on change."""
+    """A stable hash of the rubric's content (not of its comments or layout): rescore on change."""
     canonical = json.dumps(rubric.model_dump(mode="json"), sort_keys=True,
                            separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -647,7 +692,7 @@ def load_rubrics(directory: str | Path) -> dict[str, Rubric]:
     for path in sorted(Path(directory).glob("*.yaml")):
         data = _read(path)
         if not (isinstance(data, dict) and "criteria" in data):
-            continue  # another kind of behaviour-as-data file, e.g. relevance.yaml
+            continue  # another behaviour-as-data file, such as relevance.yaml
         rubric = _validate(path, data)
         if rubric.kind in found:
             raise RubricError(f"{path}: kind {rubric.kind!r} is already scored by "
@@ -655,8 +700,8 @@ def load_rubrics(directory: str | Path) -> dict[str, Rubric]:
         found[rubric.kind] = (path, rubric)
     for kind in ("dataset", "model"):
         if kind not in found:
-            raise RubricError(f"{directory}: no rubric with kind {kind!r} (a *.yaml with "
-                              f"criteria); restore rubrics/ from the repository")
+            raise RubricError(f"{directory}: no rubric of kind {kind!r} (a *.yaml with "
+                              f"criteria); restore it from the repository")
     return {kind: rubric for kind, (_, rubric) in found.items()}
 
 
@@ -688,19 +733,19 @@ def _cross_checks(rubric: Rubric) -> list[tuple[str, str]]:
     first: dict[str, int] = {}
     for i, criterion in enumerate(rubric.criteria):
         if criterion.id in first:
-            problems.append((f"criteria[{i}].id", f"duplicate id {criterion.id!r} "
-                                                  f"(first used by criteria[{first[criterion.id]}])"))
+            problems.append((f"criteria[{i}].id", f"duplicate id {criterion.id!r} (first "
+                                                  f"used by criteria[{first[criterion.id]}])"))
         first.setdefault(criterion.id, i)
-        problems += _share_outside_all_of(criterion.check, f"criteria[{i}].check", False)
+        problems += _misplaced_shares(criterion.check, f"criteria[{i}].check", False)
     return problems
 
 
-def _share_outside_all_of(check: _Check, place: str, in_all_of: bool) -> list[tuple[str, str]]:
+def _misplaced_shares(check: _Check, place: str, in_all_of: bool) -> list[tuple[str, str]]:
     problems = []
     if "share" in check.model_fields_set and not in_all_of:
-        problems.append((f"{place}.share", "share only means something inside all_of"))
+        problems.append((f"{place}.share", "share only counts inside all_of"))
     for i, sub in enumerate(getattr(check, "of", [])):
-        problems += _share_outside_all_of(sub, f"{place}.of[{i}]", isinstance(check, AllOf))
+        problems += _misplaced_shares(sub, f"{place}.of[{i}]", isinstance(check, AllOf))
     return problems
 
 
@@ -710,10 +755,9 @@ def _place(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in CHECKS and (previous == "check" or isinstance(previous, int)):
-            pass  # the union tag pydantic adds; the YAML has no such level
-        else:
+        elif not (part in CHECKS and (previous == "check" or isinstance(previous, int))):
             out += f".{part}" if out else str(part)
+        # else: the union tag pydantic adds, a level the YAML does not have
         previous = part
     return out or "(top level)"
 
@@ -725,4 +769,3 @@ def _message(error: Any) -> str:
     if error["type"] == "union_tag_not_found":
         return f"a check needs a type; known types: {known}"
     return str(error["msg"]).removeprefix("Value error, ")
-

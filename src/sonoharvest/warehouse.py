@@ -731,3 +731,103 @@ def update_entity_facts(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, st
             "UPDATE entities SET facts = ?::JSON, updated_at = CASE WHEN facts_hash <> ? "
             "THEN ? ELSE updated_at END, facts_hash = ? WHERE entity_id = ?",
             [(facts, digest, at, digest, eid) for eid, facts, digest in rows])
+
+
+# --- scores ----------------------------------------------------------------------------------
+
+def entities_to_score(con: duckdb.DuckDBPyConnection, rubric_hashes: dict[str, str], *,
+                      everything: bool = False) -> list[tuple[str, str, str, str, str | None]]:
+    """(entity_id, kind, facts, facts_hash, previous tier) of entities whose facts or rubric
+    changed since their last score (all of them with `everything`)."""
+    kinds = list(rubric_hashes)
+    return con.execute(
+        "WITH latest AS (SELECT entity_id, facts_hash, rubric_hash, tier FROM scores "
+        "  QUALIFY row_number() OVER (PARTITION BY entity_id ORDER BY scored_at DESC) = 1), "
+        "rubric AS (SELECT unnest(?::VARCHAR[]) AS kind, unnest(?::VARCHAR[]) AS hash) "
+        "SELECT e.entity_id, e.kind, e.facts, e.facts_hash, l.tier FROM entities e "
+        "JOIN rubric r ON r.kind = e.kind LEFT JOIN latest l USING (entity_id) "
+        "WHERE e.status IN ('active', 'withdrawn') AND (? OR l.entity_id IS NULL "
+        "  OR l.facts_hash <> e.facts_hash OR l.rubric_hash <> r.hash) ORDER BY e.entity_id",
+        [kinds, [rubric_hashes[k] for k in kinds], everything]).fetchall()
+
+
+_SCORE_SCHEMA = pa.schema([
+    ("entity_id", pa.string()), ("rubric_id", pa.string()), ("rubric_version", pa.int32()),
+    ("rubric_hash", pa.string()), ("facts_hash", pa.string()), ("score", pa.float64()),
+    ("tier", pa.string()), ("criteria", pa.string()),
+])
+
+
+def save_scores(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]],
+                run_id: str | None = None) -> None:
+    """Append score rows (_SCORE_SCHEMA order) in one statement."""
+    if not rows:
+        return
+    con.register("new_scores", _arrow(rows, _SCORE_SCHEMA))
+    try:
+        with transaction(con):
+            con.execute("INSERT INTO scores SELECT entity_id, rubric_id, rubric_version, "
+                        "rubric_hash, facts_hash, score, tier, criteria::JSON, ?, ? "
+                        "FROM new_scores", [now(), run_id])
+    finally:
+        con.unregister("new_scores")
+
+
+def current_score(con: duckdb.DuckDBPyConnection, entity_id: str) -> dict[str, Any] | None:
+    row = con.execute(
+        "SELECT rubric_id, rubric_version, score, auto_tier, tier, override_reason, "
+        "override_by, criteria, scored_at FROM v_current_scores WHERE entity_id = ?",
+        [entity_id]).fetchone()
+    if row is None:
+        return None
+    names = ("rubric_id", "rubric_version", "score", "auto_tier", "tier", "override_reason",
+             "override_by", "criteria", "scored_at")
+    out = dict(zip(names, row, strict=True))
+    out["criteria"] = json.loads(out["criteria"])
+    return out
+
+
+def score_history(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[tuple[Any, ...]]:
+    """(scored_at, rubric_id, rubric_version, score, tier) oldest first."""
+    return con.execute(
+        "SELECT scored_at, rubric_id, rubric_version, score, tier FROM scores "
+        "WHERE entity_id = ? ORDER BY scored_at", [entity_id]).fetchall()
+
+
+def set_override(con: duckdb.DuckDBPyConnection, entity_id: str, tier: str | None, *,
+                 reason: str, who: str) -> None:
+    """Replace the entity's active override with `tier` (None: clear it)."""
+    at = now()
+    with transaction(con):
+        con.execute("UPDATE score_overrides SET cleared_at = ? "
+                    "WHERE entity_id = ? AND cleared_at IS NULL", [at, entity_id])
+        if tier is not None:
+            con.execute("INSERT INTO score_overrides VALUES (?, ?, ?, ?, ?, NULL)",
+                        [entity_id, tier, reason, who, at])
+
+
+def save_seed(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Replace the imported catalogue: (row, name, anatomy, size, access, tier, rank,
+    entity_id, evidence) rows."""
+    at = now()
+    with transaction(con):
+        con.execute("DELETE FROM seed_catalogue")
+        con.executemany("INSERT INTO seed_catalogue VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(*row, at) for row in rows])
+
+
+def seed_comparison(con: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """(row, name, published tier, entity_id, automatic tier or NULL, score) per seed row."""
+    return con.execute(
+        "SELECT s.row_number, s.name, s.tier, s.entity_id, c.auto_tier, c.score "
+        "FROM seed_catalogue s LEFT JOIN v_current_scores c USING (entity_id) "
+        "ORDER BY s.row_number").fetchall()
+
+
+def dataset_titles(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(entity_id, all its copies' titles) of the active dataset entities."""
+    return con.execute(
+        "SELECT e.entity_id, string_agg(r.title, ' | ' ORDER BY r.title) FROM entities e "
+        "JOIN entity_members m USING (entity_id) JOIN source_records r USING (source, source_id) "
+        "WHERE e.kind = 'dataset' AND e.status IN ('active', 'withdrawn') "
+        "GROUP BY e.entity_id ORDER BY e.entity_id").fetchall()
