@@ -27,7 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	for b in benchmarks/harvest_requests.py benchmarks/classify_throughput.py \
-	         benchmarks/model2vec_accuracy.py; do $(BIN)/python $$b || exit 1; done
+	         benchmarks/model2vec_accuracy.py benchmarks/score_scaling.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) warehouse/*.duckdb warehouse/exports
