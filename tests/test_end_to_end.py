@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from sonoharvest import entities, pipeline, warehouse
 from sonoharvest.classify import evaluate, make_embedder
 from sonoharvest.cli import app
-from sonoharvest.relevance import load_config
 from sonoharvest.licences import LICENSE_CLASSES
+from sonoharvest.relevance import load_config
 from sonoharvest.settings import REPO_ROOT, Settings
 from sonoharvest.sources import SOURCE_NAMES
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sonoharvest.datafiles import read_sections
 from sonoharvest.settings import REPO_ROOT
 
 ACCESS_LEVELS = ("open download", "registration", "on request", "controlled", "unknown")
@@ -134,19 +133,7 @@ def load_rules(path: Path) -> _Rules:
 
 @functools.cache
 def _load_rules(path: Path) -> _Rules:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found; restore rubrics/access.yaml "
-                         "or pass the path of an access rubric.") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with sections {sorted(_SECTIONS)}.")
-    extra = set(data) - _SECTIONS
-    if extra:
-        raise ValueError(f"{path}: unknown section(s) {sorted(extra)}; "
-                         f"allowed: {sorted(_SECTIONS)}.")
+    data = read_sections(path, "rubrics/access.yaml", _SECTIONS)
 
     def fail(entry: str, problem: str) -> ValueError:
         return ValueError(f"{path}: entry {entry}: {problem}")

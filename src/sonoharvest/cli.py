@@ -367,10 +367,9 @@ def score(everything: Annotated[bool, typer.Option(
               "--all", help="Rescore every entity (time-based criteria use today's date).")]
           = False) -> None:
     """Score entities whose facts or rubric changed (SonoDQS datasets, SonoMQS models)."""
-    with _opened() as (settings, console, con):
-        with _progress(console, ["score"]) as advance:
-            counts = pipeline.stage_score(con, settings, everything=everything,
-                                          progress=lambda n: advance("score", n))
+    with _opened() as (settings, console, con), _progress(console, ["score"]) as advance:
+        counts = pipeline.stage_score(con, settings, everything=everything,
+                                      progress=lambda n: advance("score", n))
     out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 

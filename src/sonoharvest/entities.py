@@ -25,8 +25,8 @@ from sonoharvest.relevance import load_config as load_relevance_config
 from sonoharvest.relevance import record_text
 from sonoharvest.resolve import Candidate, Resolution, assign_ids, load_config, resolve
 from sonoharvest.settings import Settings
-from sonoharvest.sizes import extract_sizes
 from sonoharvest.similarity import Similarity
+from sonoharvest.sizes import extract_sizes
 
 BUNDLED_MODEL_ID = "all-MiniLM-L6-v2"
 

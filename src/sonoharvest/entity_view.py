@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-
 RELATION_NAMES = {
     ("uses_dataset", "out"): "uses dataset", ("uses_dataset", "in"): "used by",
     ("references", "out"): "references", ("references", "in"): "referenced by",
@@ -38,7 +37,8 @@ def render_entity(doc: dict[str, Any]) -> RenderableType:
     link = f.get("link") or {}
     checked = ("not checked yet" if not link else
                f"{link.get('status') or link.get('error')} "
-               f"({'ok' if link.get('ok') else 'dead'}, checked {str(link.get('checked_at'))[:10]})")
+               f"({'ok' if link.get('ok') else 'dead'}, "
+               f"checked {str(link.get('checked_at'))[:10]})")
     rows = [
         ("primary", f.get("primary_url") or "-"),
         ("link", checked),

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from license_expression import (
     OR,
     LicenseExpression,
@@ -25,6 +24,7 @@ from license_expression import (
     get_spdx_licensing,
 )
 
+from sonoharvest.datafiles import read_sections
 from sonoharvest.settings import REPO_ROOT
 
 LICENSE_CLASSES = ("open", "open-nc", "restricted", "unknown")
@@ -195,19 +195,7 @@ def load_rules(path: Path) -> _Rules:
 
 @functools.cache
 def _load_rules(path: Path) -> _Rules:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: file not found; restore rubrics/licences.yaml "
-                         "or pass the path of a licences rubric.") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping with sections {sorted(_SECTIONS)}.")
-    extra = set(data) - _SECTIONS
-    if extra:
-        raise ValueError(f"{path}: unknown section(s) {sorted(extra)}; "
-                         f"allowed: {sorted(_SECTIONS)}.")
+    data = read_sections(path, "rubrics/licences.yaml", _SECTIONS)
 
     def fail(entry: str, problem: str) -> ValueError:
         return ValueError(f"{path}: entry {entry}: {problem}")

@@ -18,17 +18,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sonoharvest.datafiles import read_yaml
 from sonoharvest.similarity import Similarity, SimilarityConfig
 
 RESOURCE_KINDS = ("dataset", "model")
 PAPER_PREFIXES = ("doi:", "arxiv:", "pwc-paper:", "pmid:")
+LATEST = datetime.max.replace(tzinfo=UTC)
 MAX_PAPER_GROUP = 40        # a paper cited by more records than this is a method, not a source
 
 
@@ -58,13 +59,11 @@ class ResolutionConfig(BaseModel):
 
 def load_config(rubrics_dir: Path) -> ResolutionConfig:
     path = rubrics_dir / "resolution.yaml"
+    data = read_yaml(path, "rubrics/resolution.yaml")
     try:
-        return ResolutionConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except FileNotFoundError:
-        raise ValueError(f"{path} is missing; restore it from the repository") from None
-    except (yaml.YAMLError, ValidationError) as exc:
-        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                          for e in exc.errors()) if isinstance(exc, ValidationError) else exc
+        return ResolutionConfig.model_validate(data or {})
+    except ValidationError as exc:
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ValueError(f"{path} is invalid: {where}") from None
 
 
@@ -295,7 +294,7 @@ def choose_primary(members: Sequence[Candidate], cfg: ResolutionConfig) -> Candi
     def rank(c: Candidate) -> tuple[object, ...]:
         return (c.source in cfg.index_hosts, says_copy(c, cfg), -inbound[c.key],
                 hosts.get(c.source, len(hosts)),
-                c.created_at is None, c.created_at or datetime.max, c.key)
+                c.created_at is None, c.created_at or LATEST, c.key)
 
     return min(members, key=rank)
 

@@ -30,9 +30,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from sonoharvest.datafiles import read_yaml
 from sonoharvest.settings import REPO_ROOT
 
 DEFAULT_PATH = REPO_ROOT / "rubrics" / "sizes.yaml"
@@ -98,13 +98,7 @@ def load_rubric(path: Path | str | None = None) -> SizeRubric:
 
 @functools.cache
 def _load_rubric(path: Path) -> SizeRubric:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} is missing; restore rubrics/sizes.yaml "
-                                "or pass the path of a sizes rubric.") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path, "rubrics/sizes.yaml")
     try:
         cfg = _RubricFile.model_validate(data)
     except ValidationError as exc:
