@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -54,20 +54,24 @@ class Examples:
     texts: list[str]
     labels: np.ndarray
     kinds: list[str]
-    anatomy: list[list[str]]
-    tasks: list[list[str]]
+    anatomy: list[list[str] | None]      # None: not tagged (curator examples)
+    tasks: list[list[str] | None]
 
 
-def fingerprint(settings: Settings, cfg: RelevanceConfig) -> str:
+def fingerprint(settings: Settings, cfg: RelevanceConfig,
+                curator: Sequence[dict[str, Any]] = ()) -> str:
     """Changes whenever the model settings or the labelled examples change: time to retrain."""
     seed = (settings.rubrics_dir / cfg.training.seed_file).read_bytes()
     parts = cfg.model_dump_json(include={"version", "embedder", "classifier", "bands",
                                          "training", "kinds"}).encode() + seed
+    if curator:
+        parts += json.dumps(list(curator), sort_keys=True).encode()
     return hashlib.sha256(parts).hexdigest()[:16]
 
 
-def load_examples(settings: Settings, cfg: RelevanceConfig) -> Examples:
-    """The labelled seed set (curator decisions join it when the review queue lands)."""
+def load_examples(settings: Settings, cfg: RelevanceConfig,
+                  curator: Sequence[dict[str, Any]] = ()) -> Examples:
+    """The labelled seed set and the records labelled by curator decisions."""
     path = settings.rubrics_dir / cfg.training.seed_file
     titles, texts, labels, kinds, anatomy, tasks = [], [], [], [], [], []
     for number, line in enumerate(path.read_text().splitlines(), 1):
@@ -86,6 +90,14 @@ def load_examples(settings: Settings, cfg: RelevanceConfig) -> Examples:
         kinds.append(kind)
         anatomy.append(list(row.get("anatomy", [])))
         tasks.append(list(row.get("tasks", [])))
+    for row in curator:
+        titles.append(row["title"])
+        texts.append(record_text(row["title"], row["description"], row["keywords"],
+                                 cfg.embedder.max_chars))
+        labels.append(int(row["label"]))
+        kinds.append(row["kind"])
+        anatomy.append(None)
+        tasks.append(None)
     return Examples(titles, texts, np.array(labels), kinds, anatomy, tasks)
 
 
@@ -93,11 +105,12 @@ def evaluate(con: duckdb.DuckDBPyConnection, settings: Settings, cfg: RelevanceC
              embedder: Embedder) -> dict[str, Any]:
     """Cross-validated relevance and kind metrics, and tag accuracy on the relevant examples;
     changes nothing."""
-    examples = load_examples(settings, cfg)
+    examples = load_examples(settings, cfg, warehouse.curator_examples(con))
     vectors = embed_cached(con, embedder, examples.texts)
     bundle = train_bundle(cfg, embedder.model_id, vectors, examples.texts, examples.titles,
                           examples.labels, examples.kinds)
-    positive = [i for i, label in enumerate(examples.labels) if label == 1]
+    positive = [i for i, label in enumerate(examples.labels)
+                if label == 1 and examples.anatomy[i] is not None]
     tags = tag_accuracy(Tagger.from_config(cfg), [examples.texts[i] for i in positive],
                         [examples.anatomy[i] for i in positive],
                         [examples.tasks[i] for i in positive])
@@ -116,14 +129,15 @@ class TrainOutcome:
 def train(con: duckdb.DuckDBPyConnection, settings: Settings, cfg: RelevanceConfig,
           embedder: Embedder, *, reason: str = "retrained") -> TrainOutcome:
     """Train on all labelled examples; the new model becomes active unless it is worse."""
-    examples = load_examples(settings, cfg)
+    curator = warehouse.curator_examples(con)
+    examples = load_examples(settings, cfg, curator)
     vectors = embed_cached(con, embedder, examples.texts)
     bundle = train_bundle(cfg, embedder.model_id, vectors, examples.texts, examples.titles,
                           examples.labels, examples.kinds)
     previous = warehouse.active_relevance_model(con)
     version = warehouse.next_relevance_version(con)
     active, note = True, reason
-    current = fingerprint(settings, cfg)
+    current = fingerprint(settings, cfg, curator)
     if previous and previous["embedder"] == embedder.model_id:
         gain = bundle.metrics["f1"] - previous["metrics"]["f1"]
         if gain < cfg.training.min_f1_gain:
@@ -158,7 +172,7 @@ def active_model(con: duckdb.DuckDBPyConnection, settings: Settings, cfg: Releva
     trained yet for the current settings and labelled examples (it then replaces the active
     one only if it is not worse)."""
     row = warehouse.active_relevance_model(con)
-    current = fingerprint(settings, cfg)
+    current = fingerprint(settings, cfg, warehouse.curator_examples(con))
     tried = any(m["metrics"].get("fingerprint") == current and m["embedder"] == embedder.model_id
                 for m in warehouse.relevance_models(con))
     if row is None or not tried or row["embedder"] != embedder.model_id \

@@ -271,6 +271,7 @@ def resolve(
     from sonoharvest import entities
 
     with _opened() as (settings, console, con):
+        pipeline.stage_apply_decisions(con, settings, "resolve")
         with _progress(console, ["resolve"]) as advance:
             counts = pipeline.stage_resolve(con, settings, lambda n: advance("resolve", n))
         metrics = entities.evaluate_pairs(con, evaluate) if evaluate else None
@@ -448,6 +449,215 @@ def _print_agreement(result: dict[str, Any]) -> None:
     for name, row in zip(TIERS, result["confusion"], strict=True):
         table.add_row(name, *(str(n) if n else "." for n in row))
     out.print(table)
+
+
+review_app = typer.Typer(help="The curator's review queue: list, decide, undo, log.",
+                         no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+StatusOpt = Annotated[str, typer.Option(
+    help="pending, accepted, rejected, postponed, or all.")]
+FilterSource = Annotated[str | None, typer.Option("--source", help="Only items with a copy "
+                                                  "from this source.")]
+FilterKind = Annotated[str | None, typer.Option("--kind", help="dataset, model or other.")]
+FilterAnatomy = Annotated[str | None, typer.Option("--anatomy", help="e.g. breast, cardiac.")]
+FilterBand = Annotated[str | None, typer.Option("--band", help="likely, review or unlikely.")]
+FilterNew = Annotated[bool, typer.Option("--new", help="Only items new since the last run.")]
+ItemsArg = Annotated[list[str] | None, typer.Argument(help="Queue item ids (entity ids or "
+                                                       "source:id of lone records).")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every item matching the filters "
+                                      "(bulk decision).")]
+NotesOpt = Annotated[str, typer.Option("--notes", help="Free text kept in the log.")]
+WhoOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default "
+                                            "$SONOHARVEST_CURATOR, then $USER).")]
+
+
+@contextmanager
+def _store() -> Iterator[Any]:
+    from sonoharvest.curation import CurationError, CurationStore
+
+    with _setup() as (settings, _):
+        store = CurationStore.open(settings)
+        try:
+            yield store
+        except CurationError as exc:
+            _fail(str(exc))
+        finally:
+            store.close()
+
+
+def _who(by: str | None) -> str:
+    return by or os.environ.get("SONOHARVEST_CURATOR") or os.environ.get("USER") or ""
+
+
+def _filters(status: str, source: str | None, kind: str | None, anatomy: str | None,
+             band: str | None, new: bool) -> dict[str, Any]:
+    return {"status": None if status == "all" else status, "source": source, "kind": kind,
+            "anatomy": anatomy, "band": band, "new_only": new}
+
+
+@review_app.command("list")
+def review_list(status: StatusOpt = "pending", source: FilterSource = None,
+                kind: FilterKind = None, anatomy: FilterAnatomy = None, band: FilterBand = None,
+                new: FilterNew = False,
+                limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+                as_json: JsonOpt = False) -> None:
+    """The queue, most uncertain relevance first."""
+    with _store() as store:
+        items = store.items(**_filters(status, source, kind, anatomy, band, new))
+        last = store.last_run()
+    if as_json:
+        out.print_json(json.dumps([{k: v for k, v in i.as_dict().items() if k != "detail"}
+                                   for i in items[:limit]]))
+        return
+    table = Table("item", "kind", "name", "relevance", "band", "sources", "status",
+                  title=f"Review queue: {len(items)} {status} (last run {last or 'none'})")
+    for i in items[:limit]:
+        flag = f" [yellow]({escape(i.flagged)})[/yellow]" if i.flagged else ""
+        mark = " [green]new[/green]" if i.new else ""
+        table.add_row(i.item_id, i.kind, escape(i.name[:60]) + flag + mark,
+                      f"{i.relevance:.2f}" if i.relevance is not None else "-", i.band or "-",
+                      ", ".join(i.sources), i.status)
+    out.print(table)
+
+
+@review_app.command("show")
+def review_show(item: Annotated[str, typer.Argument(help="A queue item id.")],
+                as_json: JsonOpt = False) -> None:
+    """One item with its evidence and its decisions."""
+    from sonoharvest.entity_view import render_review_item
+
+    with _store() as store:
+        found = store.item(item)
+        if found is None:
+            _fail(f"{item} is not in the review queue; `sonoharvest review list --status all`")
+        log = [d.as_dict() for d in store.log(item_id=item)]
+    if as_json:
+        out.print_json(json.dumps({**found.as_dict(), "decisions": log}, default=str))
+    else:
+        out.print(render_review_item(found.as_dict(), log))
+
+
+def _decide(action: str, items: list[str] | None, every: bool, filters: dict[str, Any],
+            by: str | None, as_json: bool, **kw: Any) -> None:
+    with _store() as store:
+        if every:
+            if items:
+                _fail("give item ids or --all with filters, not both", 2)
+            items = [i.item_id for i in store.items(**filters)]
+        made = store.decide(items or [], action, who=_who(by), **kw)
+    if as_json:
+        out.print_json(json.dumps([d.as_dict() for d in made]))
+        return
+    for d in made:
+        out.print(f"#{d.decision_id} {d.item_id}: {d.old_state} -> {d.new_state} ({action})")
+
+
+@review_app.command("accept")
+def review_accept(items: ItemsArg = None, every: AllOpt = False, status: StatusOpt = "pending",
+                  source: FilterSource = None, kind: FilterKind = None,
+                  anatomy: FilterAnatomy = None, band: FilterBand = None, new: FilterNew = False,
+                  notes: NotesOpt = "", by: WhoOpt = None, as_json: JsonOpt = False) -> None:
+    """Accept items: public ultrasound datasets or models for the catalogue."""
+    _decide("accept", items, every, _filters(status, source, kind, anatomy, band, new), by,
+            as_json, notes=notes)
+
+
+@review_app.command("reject")
+def review_reject(items: ItemsArg = None,
+                  reason: Annotated[str, typer.Option(help="Reason code (see `review "
+                                                      "reasons`).")] = "",
+                  every: AllOpt = False, status: StatusOpt = "pending",
+                  source: FilterSource = None, kind: FilterKind = None,
+                  anatomy: FilterAnatomy = None, band: FilterBand = None, new: FilterNew = False,
+                  notes: NotesOpt = "", by: WhoOpt = None, as_json: JsonOpt = False) -> None:
+    """Reject items with a reason code; they return only if their content changes."""
+    _decide("reject", items, every, _filters(status, source, kind, anatomy, band, new), by,
+            as_json, reason_code=reason or None, notes=notes)
+
+
+@review_app.command("postpone")
+def review_postpone(items: ItemsArg = None, every: AllOpt = False,
+                    status: StatusOpt = "pending", source: FilterSource = None,
+                    kind: FilterKind = None, anatomy: FilterAnatomy = None,
+                    band: FilterBand = None, new: FilterNew = False, notes: NotesOpt = "",
+                    by: WhoOpt = None, as_json: JsonOpt = False) -> None:
+    """Set items aside until you look at postponed items again."""
+    _decide("postpone", items, every, _filters(status, source, kind, anatomy, band, new), by,
+            as_json, notes=notes)
+
+
+@review_app.command("merge")
+def review_merge(item: Annotated[str, typer.Argument(help="The entity that is a copy.")],
+                 into: Annotated[str, typer.Option("--into", help="The entity it copies.")],
+                 notes: NotesOpt = "", by: WhoOpt = None, as_json: JsonOpt = False) -> None:
+    """Merge an entity into another (applied by the next run or `sonoharvest resolve`)."""
+    _decide("merge", [item], False, {}, by, as_json, target=into, notes=notes)
+
+
+@review_app.command("split")
+def review_split(item: Annotated[str, typer.Argument(help="The entity.")],
+                 record: Annotated[str, typer.Option("--record", help="The copy to take out "
+                                                     "(source:id).")],
+                 notes: NotesOpt = "", by: WhoOpt = None, as_json: JsonOpt = False) -> None:
+    """Take a record out of an entity (applied by the next run or `sonoharvest resolve`)."""
+    _decide("split", [item], False, {}, by, as_json, target=record, notes=notes)
+
+
+@review_app.command("undo")
+def review_undo(decision: Annotated[int | None, typer.Argument(
+                    help="The decision number (see `review log`).")] = None,
+                last: Annotated[bool, typer.Option("--last", help="Undo your last decision.")]
+                = False, notes: NotesOpt = "", by: WhoOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Undo a decision: a new log entry; the item returns to its earlier state."""
+    with _store() as store:
+        who = _who(by)
+        if last:
+            mine = [d for d in store.log(limit=1000) if d.who == who and d.action != "undo"
+                    and d.undone_by is None]
+            if not mine:
+                _fail(f"no decision by {who or 'you'} left to undo")
+            decision = mine[0].decision_id
+        if decision is None:
+            _fail("give a decision number or --last", 2)
+        d = store.undo(decision, who=who, notes=notes)
+    if as_json:
+        out.print_json(json.dumps(d.as_dict()))
+    else:
+        out.print(f"#{d.decision_id} undid #{d.undoes}: {d.item_id} is {d.new_state} again")
+
+
+@review_app.command("log")
+def review_log(item: Annotated[str | None, typer.Option(help="Only this item.")] = None,
+               limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+               as_json: JsonOpt = False) -> None:
+    """The audit log, newest first: who, when, old and new state, why."""
+    with _store() as store:
+        log = store.log(item_id=item, limit=limit)
+    if as_json:
+        out.print_json(json.dumps([d.as_dict() for d in log]))
+        return
+    table = Table("#", "when", "who", "item", "action", "change", "reason / target", "notes",
+                  "applied")
+    for d in log:
+        undone = f" (undone by #{d.undone_by})" if d.undone_by else ""
+        detail = d.reason_code or d.target or (f"undoes #{d.undoes}" if d.undoes else "")
+        table.add_row(str(d.decision_id), d.at[:19], escape(d.who), d.item_id,
+                      d.action + undone, f"{d.old_state} -> {d.new_state}", escape(detail),
+                      escape(d.notes[:40]), d.applied_run or "-")
+    out.print(table)
+
+
+@review_app.command("reasons")
+def review_reasons() -> None:
+    """The reason codes a rejection can carry, and the curation guidelines."""
+    with _store() as store:
+        for code, text in store.reasons.items():
+            out.print(f"[bold]{code}[/bold]: {escape(text)}")
+        if store.guidelines:
+            out.print()
+            out.print(escape(store.guidelines))
 
 
 @app.command()

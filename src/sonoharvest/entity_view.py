@@ -100,3 +100,44 @@ def render_explanation(doc: dict[str, Any]) -> RenderableType:
             history.add_row(h["scored_at"][:19], h["rubric"], f"{h['score']:.1f}", h["tier"])
         parts.append(history)
     return Group(*parts)
+
+
+def render_review_item(item: dict[str, Any], log: list[dict[str, Any]]) -> RenderableType:
+    """`sonoharvest review show`: an item, its evidence and its decisions."""
+    d = item["detail"]
+    head = Text.assemble((item["name"], "bold"), f"  {item['item_id']}  ",
+                         (f"{item['kind']}, {item['status']}, {item['reason']}", "dim"))
+    if item.get("flagged"):
+        head.append(f"\n{item['flagged']}", style="yellow")
+    about = Table.grid(padding=(0, 2))
+    about.add_column(style="bold")
+    about.add_column()
+    relevance = item["relevance"]
+    for label, value in (
+            ("relevance", f"{relevance:.2f} ({item['band']})" if relevance is not None else "-"),
+            ("primary", d.get("primary_url") or "-"),
+            ("licence", f"{d.get('license') or 'not stated'} [{d.get('license_class', '-')}]"),
+            ("access", d.get("access") or "-"),
+            ("anatomy", ", ".join(item["anatomy"]) or "-"),
+            ("tasks", ", ".join(item["tasks"]) or "-"),
+            ("tier", f"{(d.get('score') or {}).get('tier') or '-'} "
+                     f"({(d.get('score') or {}).get('score') or '-'})")):
+        about.add_row(label, escape(str(value)))
+    parts: list[RenderableType] = [head, about, Text(str(d.get("description") or "")[:600])]
+    if d.get("relevance_evidence"):
+        parts.append(Text("Why relevant: " + "; ".join(d["relevance_evidence"][:6]),
+                          style="dim"))
+    copies = Table("role", "record", "title", "how it joined", title="Copies",
+                   title_justify="left")
+    for c in d.get("copies", []):
+        copies.add_row(c["role"], escape(c["key"]), escape(str(c["title"])[:50]),
+                       escape(f"{c['method']}: {c['evidence']}"[:70]))
+    parts.append(copies)
+    if log:
+        history = Table("#", "when", "who", "action", "change", title="Decisions",
+                        title_justify="left")
+        for e in log:
+            history.add_row(str(e["decision_id"]), e["at"][:19], escape(e["who"]), e["action"],
+                            f"{e['old_state']} -> {e['new_state']}")
+        parts.append(history)
+    return Group(*parts)

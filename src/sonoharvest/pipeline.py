@@ -124,6 +124,32 @@ def stage_score(con: duckdb.DuckDBPyConnection, settings: Settings, *, everythin
                           progress=progress)
 
 
+def stage_apply_decisions(con: duckdb.DuckDBPyConnection, settings: Settings,
+                          run_id: str) -> dict[str, int]:
+    """Curator decisions made since the last run: merges, splits, states, training labels."""
+    from sonoharvest.curation import CurationStore
+    from sonoharvest.curation_sync import apply_decisions
+
+    store = CurationStore.open(settings)
+    try:
+        return apply_decisions(con, settings, store, run_id)
+    finally:
+        store.close()
+
+
+def stage_publish_queue(con: duckdb.DuckDBPyConnection, settings: Settings,
+                        run_id: str) -> dict[str, int]:
+    from sonoharvest.curation import CurationStore
+    from sonoharvest.curation_sync import publish_queue
+
+    store = CurationStore.open(settings)
+    try:
+        published = publish_queue(con, store, run_id)
+        return {"items": published, "pending": len(store.items(status="pending"))}
+    finally:
+        store.close()
+
+
 def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
     return export.export_all(con, settings.exports_dir)
 
@@ -132,8 +158,8 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
         demo: bool = False, command: str = "run", export_results: bool = True,
         classify: bool = True, check_links: bool = True, on_batch: OnBatch | None = None,
         on_classified: Callable[[int], None] | None = None) -> RunOutcome:
-    """Harvest, classify, resolve, check links, score, then export; the run row records
-    per-stage counts and every error."""
+    """Harvest, apply curator decisions, classify, resolve, check links, score, publish the
+    review queue, then export; the run row records per-stage counts and every error."""
     names = list(names or SOURCE_NAMES)
     if demo:
         settings = demo_settings(settings)
@@ -152,11 +178,13 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
                 ran = [r for r in results.values() if r.status != "skipped"]
                 outcome.status = "failed" if len(failed) == len(ran) else "partial"
             if classify:
+                outcome.counts["review"] = stage_apply_decisions(con, settings, run_id)
                 outcome.counts["classify"] = stage_classify(con, settings, on_classified)
                 outcome.counts["resolve"] = stage_resolve(con, settings)
                 if check_links:
                     outcome.counts["links"] = stage_links(con, settings, demo=demo)
                 outcome.counts["score"] = stage_score(con, settings, run_id=run_id)
+                outcome.counts["queue"] = stage_publish_queue(con, settings, run_id)
             if export_results:
                 outcome.counts["export"] = stage_export(con, settings)
         except Exception as exc:

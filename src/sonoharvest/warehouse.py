@@ -508,12 +508,15 @@ def save_classifications(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, .
 # --- entities ------------------------------------------------------------------------------
 
 def resolution_inputs(con: duckdb.DuckDBPyConnection, bands: list[str]) -> list[dict[str, Any]]:
-    """Records taking part in resolution: relevant ones (by band) and every paper (a bridge)."""
+    """Records taking part in resolution: relevant ones (by band), lone records a curator
+    accepted, and every paper (a bridge)."""
     rows = con.execute(
         "SELECT r.source, r.source_id, r.kind_hint, r.record, r.status, r.first_seen, "
         "       r.last_seen, c.kind, c.relevance, c.anatomy, c.tasks, c.band "
         "FROM source_records r JOIN classifications c USING (source, source_id) "
         "WHERE c.band IN (SELECT unnest(?::VARCHAR[])) OR r.kind_hint = 'paper' "
+        "   OR EXISTS (SELECT 1 FROM review_states s WHERE s.state = 'accepted' "
+        "              AND s.item_id = r.source || ':' || r.source_id) "
         "ORDER BY r.source, r.source_id", [bands],
     ).fetchall()
     names = ("source", "source_id", "kind_hint", "record", "status", "first_seen", "last_seen",
@@ -831,3 +834,82 @@ def dataset_titles(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         "JOIN entity_members m USING (entity_id) JOIN source_records r USING (source, source_id) "
         "WHERE e.kind = 'dataset' AND e.status IN ('active', 'withdrawn') "
         "GROUP BY e.entity_id ORDER BY e.entity_id").fetchall()
+
+
+# --- review ----------------------------------------------------------------------------------
+
+def review_queue_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every active or withdrawn entity with what the review queue shows about it."""
+    rows = con.execute(
+        "SELECT e.entity_id, e.kind, e.name, e.facts, s.score, s.tier, s.criteria "
+        "FROM entities e LEFT JOIN v_current_scores s USING (entity_id) "
+        "WHERE e.status IN ('active', 'withdrawn') ORDER BY e.entity_id").fetchall()
+    names = ("entity_id", "kind", "name", "facts", "score", "tier", "criteria")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def members_with_evidence(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every entity member with its record and classification (one query for the queue)."""
+    rows = con.execute(
+        "SELECT m.entity_id, m.source, m.source_id, m.role, m.method, m.evidence, r.title, "
+        "r.url, r.status, c.band, c.relevance, c.evidence "
+        "FROM entity_members m JOIN source_records r USING (source, source_id) "
+        "LEFT JOIN classifications c USING (source, source_id) "
+        "ORDER BY m.entity_id, m.role = 'copy', m.source, m.source_id").fetchall()
+    names = ("entity_id", "source", "source_id", "role", "method", "evidence", "title", "url",
+             "status", "band", "relevance", "relevance_evidence")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def all_entity_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
+    """(entity_id, target_id, relation, target name) of every link."""
+    return con.execute(
+        "SELECT l.entity_id, l.target_id, l.relation, e.name FROM entity_links l "
+        "JOIN entities e ON e.entity_id = l.target_id ORDER BY ALL").fetchall()
+
+
+def review_samples(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Records of the "unlikely" band sampled for review that belong to no entity."""
+    rows = con.execute(
+        "SELECT r.source, r.source_id, r.title, r.description, r.url, c.relevance, c.kind, "
+        "c.anatomy, c.tasks, c.evidence, r.content_hash FROM source_records r "
+        "JOIN classifications c USING (source, source_id) "
+        "WHERE c.review_sample AND r.status = 'active' AND NOT EXISTS (SELECT 1 FROM "
+        "entity_members m WHERE m.source = r.source AND m.source_id = r.source_id) "
+        "ORDER BY r.source, r.source_id").fetchall()
+    names = ("source", "source_id", "title", "description", "url", "relevance", "kind",
+             "anatomy", "tasks", "evidence", "content_hash")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def save_review_states(con: duckdb.DuckDBPyConnection,
+                       states: dict[str, tuple[str, str | None]],
+                       labels: list[tuple[str, str, bool, str]]) -> None:
+    """Replace the review states; upsert curator labels (source, source_id, relevant, kind)."""
+    at = now()
+    with transaction(con):
+        con.execute("DELETE FROM review_states")
+        if states:
+            con.executemany("INSERT INTO review_states VALUES (?, ?, ?, ?)",
+                            [(item, state, digest, at) for item, (state, digest)
+                             in states.items() if state != "pending"])
+        con.execute("DELETE FROM curator_labels")
+        if labels:
+            con.executemany("INSERT OR REPLACE INTO curator_labels VALUES (?, ?, ?, ?, ?)",
+                            [(*label, at) for label in labels])
+
+
+def curator_examples(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Curator-labelled records as relevance training examples."""
+    rows = con.execute(
+        "SELECT r.title, r.description, r.record->'keywords', l.relevant, l.kind "
+        "FROM curator_labels l JOIN source_records r USING (source, source_id) "
+        "ORDER BY l.source, l.source_id").fetchall()
+    return [{"title": t, "description": d or "", "keywords": json.loads(k or "[]"),
+             "label": int(rel), "kind": kind} for t, d, k, rel, kind in rows]
+
+
+def record_keys_of(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[str]:
+    return [f"{s}:{i}" for s, i in con.execute(
+        "SELECT source, source_id FROM entity_members WHERE entity_id = ? ORDER BY ALL",
+        [entity_id]).fetchall()]

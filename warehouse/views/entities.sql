@@ -1,5 +1,6 @@
 -- One row per catalogued entity with its current score: what datasets.parquet and
--- models.parquet export. Entities merged away or retired are left out (their ids redirect).
+-- models.parquet export. Entities merged away or retired are left out (their ids redirect),
+-- and so are entities a curator rejected.
 CREATE OR REPLACE VIEW v_entities AS
 SELECT
     e.entity_id,
@@ -19,7 +20,7 @@ SELECT
     from_json(e.facts->'anatomy', '["VARCHAR"]')                  AS anatomy,
     from_json(e.facts->'tasks', '["VARCHAR"]')                    AS tasks,
     CAST(e.facts->>'relevance' AS DOUBLE)                         AS relevance,
-    'unreviewed'                                                  AS review_status,
+    coalesce(r.state, 'unreviewed')                               AS review_status,
     s.score,
     s.tier,
     s.auto_tier,
@@ -42,4 +43,5 @@ SELECT
     e.updated_at                                                  AS entity_updated_at
 FROM entities e
 LEFT JOIN v_current_scores s USING (entity_id)
-WHERE e.status IN ('active', 'withdrawn');
+LEFT JOIN review_states r ON r.item_id = e.entity_id
+WHERE e.status IN ('active', 'withdrawn') AND coalesce(r.state, '') <> 'rejected';
