@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from sonoharvest import entities, pipeline, warehouse
+from sonoharvest import entities, export, pipeline, warehouse
 from sonoharvest.classify import evaluate, make_embedder
 from sonoharvest.cli import app
 from sonoharvest.licences import LICENSE_CLASSES
@@ -181,3 +181,41 @@ def test_show_and_curator_merge_and_split(home, first_run, tmp_path, monkeypatch
         == alone
     con.close()
     assert runner.invoke(app, ["show", "nope:1"]).exit_code == 1
+
+
+def test_review_decisions_reach_the_warehouse_and_survive_runs(home, first_run, tmp_path,
+                                                               monkeypatch):
+    for name in ("sonoharvest.duckdb", "curation.sqlite"):
+        shutil.copy(home / name, tmp_path / name)
+    monkeypatch.setenv("SONOHARVEST_HOME", str(tmp_path))
+    monkeypatch.setenv("SONOHARVEST_CURATOR", "ana")
+    runner = CliRunner()
+    settings = Settings(home=tmp_path)
+    con = warehouse.connect(settings.db_path)
+    camus = entities.find_entity(con, "zenodo:7912321")["entity_id"]
+    tn3k = entities.find_entity(con, "zenodo:5781243")["entity_id"]
+    sonar = entities.find_entity(con, "github:243818191")["entity_id"]   # covid chest X-ray
+    con.close()
+    assert runner.invoke(app, ["review", "merge", tn3k, "--into", camus]).exit_code == 0
+    assert runner.invoke(app, ["review", "reject", sonar, "--reason",
+                               "not_ultrasound"]).exit_code == 0
+    assert runner.invoke(app, ["review", "accept", camus]).exit_code == 0
+    assert runner.invoke(app, ["resolve"]).exit_code == 0      # applies the decisions
+
+    con = warehouse.connect(settings.db_path)
+    assert warehouse.entity_of_record(con, "zenodo:5781243") == camus
+    labels = warehouse.curator_examples(con)
+    assert any(x["label"] == 0 for x in labels) and any(x["label"] == 1 for x in labels)
+    export.export_all(con, settings.exports_dir)
+    con.close()
+    datasets = pq.read_table(settings.exports_dir / "datasets.parquet").to_pylist()
+    assert sonar not in {r["entity_id"] for r in datasets}
+    assert next(r for r in datasets if r["entity_id"] == camus)["review_status"] == "accepted"
+
+    merge_id = json.loads(runner.invoke(app, ["review", "log", "--json"]).output)[-1]
+    assert merge_id["action"] == "merge" and merge_id["applied_run"]
+    assert runner.invoke(app, ["review", "undo", str(merge_id["decision_id"])]).exit_code == 0
+    assert runner.invoke(app, ["resolve"]).exit_code == 0
+    con = warehouse.connect(settings.db_path)
+    assert warehouse.entity_of_record(con, "zenodo:5781243") == tn3k   # the id comes back
+    con.close()

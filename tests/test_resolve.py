@@ -174,3 +174,11 @@ def test_assigned_ids_are_unique_and_stable_when_nothing_changes(parts):
     assert len(set(first.ids)) == len(first.ids)
     prev = {m: eid for c, eid in zip(clusters, first.ids, strict=True) for m in c.members}
     assert assign_ids(clusters, prev, set(first.ids)).ids == first.ids
+
+
+def test_an_undone_merge_gives_the_old_id_back():
+    prev = {"a": "e1", "b": "e1", "c": "e1", "d": "e1"}   # e2 (c, d) was merged into e1
+    result = assign_ids([cl("c", "d"), cl("a", "b")], prev, {"e1", "e2"}, dormant={"c": "e2"})
+    assert result.ids == ["e2", "e1"]
+    still = assign_ids([cl("a", "b", "c", "d")], prev, {"e1", "e2"}, dormant={"c": "e2"})
+    assert still.ids == ["e1"]

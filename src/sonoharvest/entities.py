@@ -105,7 +105,8 @@ def resolve_entities(con: duckdb.DuckDBPyConnection, settings: Settings,
     previous = warehouse.entity_memberships(con)
     known = warehouse.entity_ids(con)
     clusters = resolution.clusters
-    assignment = assign_ids(clusters, previous, known, keep=keep, split=split)
+    assignment = assign_ids(clusters, previous, known, keep=keep, split=split,
+                            dormant=warehouse.dormant_entities(con))
     entity_of = {k: eid for cl, eid in zip(clusters, assignment.ids, strict=True)
                  for k in cl.members}
 

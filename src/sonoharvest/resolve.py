@@ -318,12 +318,16 @@ class Assignment:
 
 
 def assign_ids(clusters: Sequence[Cluster], previous: dict[str, str], taken: Iterable[str], *,
-               keep: Iterable[str] = (), split: Iterable[str] = ()) -> Assignment:
+               keep: Iterable[str] = (), split: Iterable[str] = (),
+               dormant: dict[str, str] | None = None) -> Assignment:
     """Give each cluster the id its members had, so an entity keeps its id across runs.
 
     `previous` maps record keys to their last entity id. An old id goes to the cluster holding
     most of its records; ties go to a cluster without a record a curator split off, then to the
-    bigger cluster. Ids a curator merged into (`keep`) win over the others.
+    bigger cluster. Ids a curator merged into (`keep`) win over the others. A cluster holding
+    the primary record of an entity merged away or retired (`dormant`: record key -> id)
+    yields shared ids to the others and takes that old id back, so an undone merge restores
+    both ids.
     """
     keep, split, taken = set(keep), set(split), set(taken)
     overlap: Counter[tuple[int, str]] = Counter()
@@ -331,8 +335,10 @@ def assign_ids(clusters: Sequence[Cluster], previous: dict[str, str], taken: Ite
         for k in cl.members:
             if k in previous:
                 overlap[n, previous[k]] += 1
+    dormant = dormant or {}
+    holds = [{dormant[k] for k in c.members if k in dormant} for c in clusters]
     ranked = sorted(overlap.items(), key=lambda item: (
-        item[0][1] not in keep, -item[1],
+        item[0][1] not in keep, bool(holds[item[0][0]] - {item[0][1]}), -item[1],
         any(k in split for k in clusters[item[0][0]].members),
         -len(clusters[item[0][0]].members), item[0][1], item[0][0]))
     ids: dict[int, str] = {}
@@ -343,7 +349,8 @@ def assign_ids(clusters: Sequence[Cluster], previous: dict[str, str], taken: Ite
             used.add(old)
     for n, cl in enumerate(clusters):
         if n not in ids:
-            ids[n] = new_entity_id(cl.primary, taken | used)
+            revived = sorted(holds[n] - used)
+            ids[n] = revived[0] if revived else new_entity_id(cl.primary, taken | used)
             used.add(ids[n])
     absorbed: dict[str, str] = {}
     for old in set(previous.values()) - used:

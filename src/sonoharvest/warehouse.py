@@ -535,6 +535,14 @@ def entity_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT entity_id, status FROM entities").fetchall())
 
 
+def dormant_entities(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Primary record key -> id of entities merged away or retired (the newest per key)."""
+    rows = con.execute(
+        "SELECT primary_key, entity_id FROM entities WHERE status IN ('merged', 'retired') "
+        "AND primary_key IS NOT NULL ORDER BY updated_at").fetchall()
+    return dict(rows)
+
+
 def resolution_constraints(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     rows = con.execute(
         "SELECT constraint_id, kind, a_key, b_key, keep_id, who, reason, created_at "
