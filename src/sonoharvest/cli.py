@@ -671,8 +671,15 @@ def export() -> None:
 
 @app.command()
 def report(runs: Annotated[int, typer.Option(help="How many recent runs.")] = 10,
+           run_id: Annotated[str | None, typer.Option(
+               "--run", help="The run whose changes to show (default: the latest).")] = None,
+           markdown: Annotated[bool, typer.Option(
+               "--markdown", help="Only the change report, as Markdown.")] = False,
            as_json: JsonOpt = False) -> None:
-    """Recent runs with per-source counts and errors, and the warehouse totals."""
+    """What the latest run changed (new, changed, withdrawn, re-tiered, waiting for review,
+    failed sources), recent runs, warehouse totals and agreement with the survey's tiers."""
+    from sonoharvest.report import run_report, to_markdown
+
     with _setup() as (settings, _):
         if not settings.db_path.exists():
             _fail(f"no warehouse at {settings.db_path} yet; run `sonoharvest run` first.")
@@ -686,13 +693,23 @@ def report(runs: Annotated[int, typer.Option(help="How many recent runs.")] = 10
             from sonoharvest.scoring import seed_agreement
 
             seeded = seed_agreement(con)
+            changes = run_report(con, run_id)
         finally:
             con.close()
+    if run_id and changes is None:
+        _fail(f"no run {run_id}; `sonoharvest report` lists the recent ones")
     if as_json:
-        out.print_json(json.dumps({"runs": recent, "sources": [
+        out.print_json(json.dumps({"latest": changes, "runs": recent, "sources": [
             {"source": s, "active": a, "withdrawn": w} for s, a, w in totals],
             "quarantined": quarantined, "seed_agreement": seeded}, default=str))
         return
+    if markdown:
+        print(to_markdown(changes) if changes else "no finished run yet")
+        return
+    if changes:
+        from rich.markdown import Markdown
+
+        out.print(Markdown(to_markdown(changes)))
     out.print(_runs_table(recent))
     table = Table("source", "active", "withdrawn", title="Records in the warehouse")
     for row in totals:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,6 +155,69 @@ def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str
     return export.export_all(con, settings.exports_dir)
 
 
+@dataclass
+class Job:
+    """One run of the job: the warehouse, its run row and the outcome being recorded."""
+
+    settings: Settings
+    con: duckdb.DuckDBPyConnection
+    outcome: RunOutcome
+    demo: bool = False
+
+    @property
+    def run_id(self) -> str:
+        return self.outcome.run_id
+
+    def record_harvest(self, results: dict[str, SourceResult]) -> None:
+        """Per-source counts and failures; the run is partial when some sources failed."""
+        self.outcome.counts["harvest"] = {name: r.as_dict() for name, r in results.items()}
+        failed = [r for r in results.values() if r.status == "failed"]
+        self.outcome.errors += [{"stage": "harvest", "source": r.source, "message": r.message}
+                                for r in failed]
+        if failed:
+            ran = [r for r in results.values() if r.status != "skipped"]
+            self.outcome.status = "failed" if len(failed) == len(ran) else "partial"
+
+
+@contextmanager
+def job(settings: Settings, command: str, *, demo: bool = False) -> Iterator[Job]:
+    """Open the warehouse and a run row; the row is finished whatever happens."""
+    if demo:
+        settings = demo_settings(settings)
+    con = warehouse.open_warehouse(settings.db_path)
+    try:
+        current = Job(settings, con, RunOutcome(warehouse.start_run(con, command), "ok"), demo)
+        try:
+            yield current
+        except Exception as exc:
+            current.outcome.status = "failed"
+            current.outcome.errors.append({"stage": "run", "source": "",
+                                           "message": str(exc)[:500]})
+            raise
+        finally:
+            warehouse.finish_run(con, current.run_id, current.outcome.status,
+                                 current.outcome.counts, current.outcome.errors)
+    finally:
+        con.close()
+
+
+def after_harvest(j: Job, *, classify: bool = True, check_links: bool = True,
+                  export_results: bool = True,
+                  on_classified: Callable[[int], None] | None = None) -> None:
+    """The stages after harvesting, in order, each recording its counts."""
+    con, settings, counts = j.con, j.settings, j.outcome.counts
+    if classify:
+        counts["review"] = stage_apply_decisions(con, settings, j.run_id)
+        counts["classify"] = stage_classify(con, settings, on_classified)
+        counts["resolve"] = stage_resolve(con, settings)
+        if check_links:
+            counts["links"] = stage_links(con, settings, demo=j.demo)
+        counts["score"] = stage_score(con, settings, run_id=j.run_id)
+        counts["queue"] = stage_publish_queue(con, settings, j.run_id)
+    if export_results:
+        counts["export"] = stage_export(con, settings)
+
+
 def run(settings: Settings, *, names: list[str] | None = None, full: bool = False,
         demo: bool = False, command: str = "run", export_results: bool = True,
         classify: bool = True, check_links: bool = True, on_batch: OnBatch | None = None,
@@ -161,38 +225,26 @@ def run(settings: Settings, *, names: list[str] | None = None, full: bool = Fals
     """Harvest, apply curator decisions, classify, resolve, check links, score, publish the
     review queue, then export; the run row records per-stage counts and every error."""
     names = list(names or SOURCE_NAMES)
-    if demo:
-        settings = demo_settings(settings)
-    con = warehouse.open_warehouse(settings.db_path)
+    with job(settings, command, demo=demo) as j:
+        j.record_harvest(stage_harvest(j.con, j.settings, names, full=full, demo=demo,
+                                       run_id=j.run_id, on_batch=on_batch))
+        after_harvest(j, classify=classify, check_links=check_links,
+                      export_results=export_results, on_classified=on_classified)
+        return j.outcome
+
+
+def report_of(settings: Settings, run_id: str | None = None) -> dict[str, Any] | None:
+    """The change report of a run (default: the latest finished one)."""
+    from sonoharvest.curation import CurationStore
+    from sonoharvest.report import run_report
+
+    store = CurationStore.open(settings)
     try:
-        run_id = warehouse.start_run(con, command)
-        outcome = RunOutcome(run_id, "ok")
-        try:
-            results = stage_harvest(con, settings, names, full=full, demo=demo, run_id=run_id,
-                                    on_batch=on_batch)
-            outcome.counts["harvest"] = {name: r.as_dict() for name, r in results.items()}
-            failed = [r for r in results.values() if r.status == "failed"]
-            outcome.errors += [{"stage": "harvest", "source": r.source, "message": r.message}
-                               for r in failed]
-            if failed:
-                ran = [r for r in results.values() if r.status != "skipped"]
-                outcome.status = "failed" if len(failed) == len(ran) else "partial"
-            if classify:
-                outcome.counts["review"] = stage_apply_decisions(con, settings, run_id)
-                outcome.counts["classify"] = stage_classify(con, settings, on_classified)
-                outcome.counts["resolve"] = stage_resolve(con, settings)
-                if check_links:
-                    outcome.counts["links"] = stage_links(con, settings, demo=demo)
-                outcome.counts["score"] = stage_score(con, settings, run_id=run_id)
-                outcome.counts["queue"] = stage_publish_queue(con, settings, run_id)
-            if export_results:
-                outcome.counts["export"] = stage_export(con, settings)
-        except Exception as exc:
-            outcome.status = "failed"
-            outcome.errors.append({"stage": "run", "source": "", "message": str(exc)[:500]})
-            raise
-        finally:
-            warehouse.finish_run(con, run_id, outcome.status, outcome.counts, outcome.errors)
-        return outcome
+        pending = len(store.items(status="pending"))
+    finally:
+        store.close()
+    con = warehouse.connect(settings.db_path, read_only=True)
+    try:
+        return run_report(con, run_id, pending_review=pending)
     finally:
         con.close()

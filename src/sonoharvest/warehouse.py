@@ -921,3 +921,38 @@ def record_keys_of(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[str]:
     return [f"{s}:{i}" for s, i in con.execute(
         "SELECT source, source_id FROM entity_members WHERE entity_id = ? ORDER BY ALL",
         [entity_id]).fetchall()]
+
+
+# --- run reports -----------------------------------------------------------------------------
+
+def run_row(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, Any] | None:
+    """One run (the latest finished one when run_id is None)."""
+    runs = [r for r in recent_runs(con, 50) if (run_id is None and r["finished_at"])
+            or r["run_id"] == run_id]
+    return runs[0] if runs else None
+
+
+def run_changes(con: duckdb.DuckDBPyConnection, started: datetime,
+                finished: datetime, run_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What one run changed: new and changed entities, withdrawn records, re-tiered."""
+    window = [started, finished]
+    return {
+        "new": con.execute(
+            "SELECT e.entity_id, e.kind, e.name, s.tier FROM entities e "
+            "LEFT JOIN v_current_scores s USING (entity_id) "
+            "WHERE e.created_at BETWEEN ? AND ? AND e.status = 'active' ORDER BY e.name",
+            window).fetchall(),
+        "changed": con.execute(
+            "SELECT e.entity_id, e.kind, e.name, e.status FROM entities e "
+            "WHERE e.updated_at BETWEEN ? AND ? AND e.created_at < ? ORDER BY e.name",
+            [*window, started]).fetchall(),
+        "withdrawn": con.execute(
+            "SELECT source, source_id, title FROM source_records "
+            "WHERE withdrawn_at BETWEEN ? AND ? ORDER BY source, source_id", window).fetchall(),
+        "retiered": con.execute(
+            "WITH ranked AS (SELECT entity_id, tier, run_id, lag(tier) OVER (PARTITION BY "
+            "  entity_id ORDER BY scored_at) AS before FROM scores) "
+            "SELECT r.entity_id, e.name, r.before, r.tier FROM ranked r "
+            "JOIN entities e USING (entity_id) WHERE r.run_id = ? AND r.before IS NOT NULL "
+            "AND r.before <> r.tier ORDER BY e.name", [run_id]).fetchall(),
+    }
