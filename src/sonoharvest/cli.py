@@ -661,6 +661,16 @@ def review_reasons() -> None:
 
 
 @app.command()
+def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8765) -> None:
+    """The review web page. Writes need SONOHARVEST_CURATOR_TOKEN (read-only without it)."""
+    from sonoharvest.web import serve as serve_web
+
+    with _setup() as (settings, _):
+        serve_web(settings, host=host, port=port)
+
+
+@app.command()
 def export() -> None:
     """Write the Parquet exports to $SONOHARVEST_HOME/exports/."""
     with _opened() as (settings, _, con):

@@ -44,10 +44,10 @@ def publish_queue(con: duckdb.DuckDBPyConnection, store: CurationStore, run_id: 
     for m in warehouse.members_with_evidence(con):
         members[m["entity_id"]].append(m)
     links: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for source, target, relation, name in warehouse.all_entity_links(con):
-        links[source].append({"relation": relation, "entity_id": target, "name": name})
+    for source, target, relation, source_name, target_name in warehouse.all_entity_links(con):
+        links[source].append({"relation": relation, "entity_id": target, "name": target_name})
         links[target].append({"relation": f"{relation} (by)", "entity_id": source,
-                              "name": name})
+                              "name": source_name})
     items, index = [], []
     for row in warehouse.review_queue_rows(con):
         facts = json.loads(row["facts"])

@@ -869,11 +869,12 @@ def members_with_evidence(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def all_entity_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
-    """(entity_id, target_id, relation, target name) of every link."""
+def all_entity_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, str]]:
+    """(entity_id, target_id, relation, entity name, target name) of every link."""
     return con.execute(
-        "SELECT l.entity_id, l.target_id, l.relation, e.name FROM entity_links l "
-        "JOIN entities e ON e.entity_id = l.target_id ORDER BY ALL").fetchall()
+        "SELECT l.entity_id, l.target_id, l.relation, s.name, t.name FROM entity_links l "
+        "JOIN entities s ON s.entity_id = l.entity_id "
+        "JOIN entities t ON t.entity_id = l.target_id ORDER BY ALL").fetchall()
 
 
 def review_samples(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

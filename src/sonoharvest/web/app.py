@@ -206,8 +206,19 @@ def _environment() -> Environment:
 
 
 def _here(request: Request) -> str:
+    """This page's local URL (for "log in and come back"); "/" for a POST."""
+    if request.method != "GET":
+        return "/"
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
+
+
+def _referer(request: Request) -> str:
+    """The local page the request came from, or "/"."""
+    parts = urlsplit(request.headers.get("referer", ""))
+    if parts.netloc != request.url.netloc:
+        return "/"
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def _csrf(request: Request) -> str:
@@ -347,6 +358,14 @@ def _in_effect(history: list[Decision]) -> Decision | None:
     return next((d for d in history if d.action != "undo" and d.undone_by is None), None)
 
 
+def _entity_names(store: Any, entity_ids: Iterable[Any]) -> dict[str, str]:
+    """The catalogue name of each linked entity (the queue's link names can be the other end's)."""
+    names = {}
+    for entity_id in {e for e in entity_ids if isinstance(e, str) and e}:
+        names.update({e: n for e, n, _ in store.entity_names(entity_id) if e == entity_id})
+    return names
+
+
 @router.get("/item/{item_id:path}", response_class=HTMLResponse)
 def item_page(request: Request, item_id: str) -> Response:
     """One item: its evidence, the decision forms and its decision history."""
@@ -359,13 +378,17 @@ def item_page(request: Request, item_id: str) -> Response:
     query = filters.query()
     merge_q = _clean(request.query_params.get("merge_q"))
     history = store.log(item_id=item_id, limit=200)
+    undo_last = _last_decision(store, _who(request))
+    link_names = _entity_names(store, [li.get("entity_id") for li in item.detail.get("links", [])])
+    decided = store.item(undo_last.item_id) if undo_last else None
     return render(
         request, "item.html", item=item, d=item.detail, filters=filters, query=query,
         prev_url=item_url(prev_id, query) if prev_id else None,
         next_url=item_url(next_id, query) if next_id else None,
         after_url=item_url(next_id, query) if next_id else f"/{query}",
         self_url=item_url(item_id, query), history=history, in_effect=_in_effect(history),
-        undo_last=_last_decision(store, _who(request)), reasons=store.reasons, merge_q=merge_q,
+        undo_last=undo_last, undo_last_name=decided.name if decided else None,
+        reasons=store.reasons, merge_q=merge_q, link_names=link_names,
         merge_options=[e for e in store.entity_names(merge_q) if e[0] != item_id]
         if merge_q else [])
 
@@ -386,8 +409,11 @@ def log_page(request: Request) -> Response:
         limit = min(max(int(request.query_params.get("limit", "200")), 1), 5000)
     except ValueError:
         limit = 200
-    entries = _web(request).store.log(item_id=item_id, limit=limit)
-    return render(request, "log.html", entries=entries, item_id=item_id, limit=limit)
+    store = _web(request).store
+    entries = store.log(item_id=item_id, limit=limit)
+    names = {i.item_id: i.name for i in store.items(status=None)}
+    return render(request, "log.html", entries=entries, item_id=item_id, limit=limit,
+                  names=names)
 
 
 @router.get("/api/entities")
@@ -544,17 +570,16 @@ class _HostGuard:
         await self.app(scope, receive, send)
 
 
-def _refused_page(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, Refused)
+def _refused_page(request: Request, exc: Refused) -> Response:
+    """A refusal as a page: the login form for 401, a short message otherwise."""
     if exc.status == 401:
         flash(request, "error", exc.message)
-        return render(request, "login.html", status=401, next=safe_next(request.headers.get(
-            "referer") and urlsplit(request.headers["referer"]).path))
+        return render(request, "login.html", status=401, next=_referer(request))
     return render(request, "error.html", status=exc.status, message=exc.message)
 
 
-def _http_error_page(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+def _http_error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """Not found, method not allowed...: the error page instead of JSON."""
     message = "Not found." if exc.status_code == 404 else str(exc.detail)
     return render(request, "error.html", status=exc.status_code, message=message)
 
@@ -593,6 +618,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765,
           run: Callable[..., None] | None = None) -> None:
     """Serve the review app with uvicorn until interrupted.
@@ -611,6 +640,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8765,
         run = uvicorn.run
     store = CurationStore.open(settings)
     hosts = ["localhost", "127.0.0.1", "::1", host.strip("[]")] if loopback else None
+    mode = "decisions need a login" if token else f"read-only (set {TOKEN_ENV} to decide)"
+    print(f"sonoharvest review on http://{_url_host(host)}:{port}/ : {mode}", flush=True)
     try:
         app = create_app(store, token=token, allowed_hosts=hosts)
         run(app, host=host, port=port, proxy_headers=False, server_header=False,
