@@ -63,7 +63,8 @@ def build_facts(kind: str, members: Sequence[Member], *, datasets: Sequence[str]
         "text": text,
         "primary_url": primary.url,
         "urls": _unique(r.url for r in records),
-        "doi": primary.doi or next((r.doi for r in records if r.doi), None),
+        "doi": primary.doi,           # a copy's DOI (a mirror on Zenodo) is not the resource's
+        "dois": sorted({r.doi for r in records if r.doi}),
         "identifiers": own,
         "sources": sorted({r.source for r in records}),
         "source_ids": [m.key for m in members],

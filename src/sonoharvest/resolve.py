@@ -285,9 +285,10 @@ def _clusters(candidates: Sequence[Candidate], cfg: ResolutionConfig, groups: _G
 
 def choose_primary(members: Sequence[Candidate], cfg: ResolutionConfig) -> Candidate:
     """The original: a host rather than an index, not self-described as a copy, referenced by
-    the other copies, best host, earliest."""
+    the other copies (an index's references do not count), best host, earliest."""
     own = {i: c for c in members for i in c.identifiers}
-    inbound: Counter[str] = Counter(own[r].key for c in members for r in c.related
+    inbound: Counter[str] = Counter(own[r].key for c in members if c.source not in
+                                    cfg.index_hosts for r in c.related
                                     if r in own and own[r].key != c.key)
     hosts = {h: n for n, h in enumerate(cfg.host_priority)}
 
