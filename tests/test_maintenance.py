@@ -78,9 +78,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def home(built: Path, tmp_path: Path) -> Path:
-    """A private copy of the built home."""
+    """A private copy of the built home (its model row pointing at its own copy)."""
     target = tmp_path / "home"
     shutil.copytree(built, target)
+    con = duckdb.connect(str(target / "sonoharvest.duckdb"))
+    con.execute("UPDATE relevance_models SET path = ?",
+                [str(target / "models" / "relevance-v1.pkl")])
+    con.close()
     return target
 
 
@@ -201,9 +205,21 @@ def test_a_tarball_with_an_unsafe_path_is_refused(home, tmp_path):
         entry = tarfile.TarInfo("../outside.txt")
         entry.size = 3
         tar.addfile(entry, io.BytesIO(b"bad"))
-    with pytest.raises(MaintenanceError, match="unsafe or damaged"):
+    with pytest.raises(MaintenanceError, match="unsafe or damaged entry"):
         restore(Settings(home=tmp_path / "fresh"), evil)
     assert not (tmp_path / "outside.txt").exists()
+
+
+def test_a_damaged_tarball_is_refused(home, tmp_path):
+    dest = backup(Settings(home=home), tmp_path / "b.tar.gz")
+    data = bytearray(dest.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dest.write_bytes(bytes(data))
+    fresh = Settings(home=tmp_path / "fresh")
+    with pytest.raises(MaintenanceError) as err:
+        restore(fresh, dest)
+    assert "nothing was restored" in str(err.value) and "\n" not in str(err.value)
+    assert not fresh.db_path.exists()
 
 
 def test_restore_over_a_warehouse_needs_force_and_keeps_the_old_one(home, tmp_path):
@@ -410,3 +426,32 @@ def test_a_check_that_cannot_run_is_an_error(tmp_path):
     con.close()
     assert problems and all(p.severity == "error" for p in problems)
     assert "could not run" in problems[0].detail
+
+
+def test_an_older_backup_is_upgraded_and_a_newer_one_refused(tmp_path):
+    old_schema = tmp_path / "migrations"
+    old_schema.mkdir()
+    first = sorted(warehouse.MIGRATIONS_DIR.glob("0*.sql"))[:3]
+    for path in first:
+        shutil.copy(path, old_schema)
+    old = Settings(home=tmp_path / "old")
+    con = warehouse.connect(old.db_path)
+    warehouse.migrate(con, old_schema)
+    run_id = warehouse.start_run(con, "run")
+    con.close()
+    dest = backup(old, tmp_path / "b")
+
+    fresh = Settings(home=tmp_path / "fresh")
+    result = restore(fresh, dest)
+    newer = sorted(p.name for p in warehouse.MIGRATIONS_DIR.glob("0*.sql"))[3:]
+    assert result["upgraded"] == newer and newer
+    con = warehouse.connect(fresh.db_path, read_only=True)
+    assert con.execute("SELECT run_id FROM runs").fetchall() == [(run_id,)]
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3 + len(newer)
+    con.close()
+
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["migrations"].append("9999_from_the_future.sql")
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(MaintenanceError, match="9999_from_the_future.sql, which this"):
+        restore(Settings(home=tmp_path / "third"), dest)

@@ -671,12 +671,77 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on.")] = "12
 
 
 @app.command()
+def backup(dest: Annotated[Path, typer.Argument(
+        help="A new folder, or a file ending in .tar.gz.")]) -> None:
+    """A consistent backup of the warehouse, the review store and the models, with checksums."""
+    from sonoharvest.maintenance import MaintenanceError
+    from sonoharvest.maintenance import backup as make_backup
+
+    with _setup() as (settings, _):
+        try:
+            where = make_backup(settings, dest)
+        except MaintenanceError as exc:
+            _fail(str(exc))
+    out.print(f"backup written to {where}")
+
+
+@app.command()
+def restore(source: Annotated[Path, typer.Argument(help="A backup folder or .tar.gz.")],
+            force: Annotated[bool, typer.Option(
+                "--force", help="Replace an existing warehouse (kept as *.pre-restore-*).")]
+            = False) -> None:
+    """Restore a backup into SONOHARVEST_HOME after checking every checksum."""
+    from sonoharvest.maintenance import MaintenanceError
+    from sonoharvest.maintenance import restore as do_restore
+
+    with _setup() as (settings, _):
+        try:
+            result = do_restore(settings, source, force=force)
+        except MaintenanceError as exc:
+            _fail(str(exc))
+    counts = result["row_counts"]["warehouse"]
+    out.print(f"restored {source} (made {result['created_at']}): "
+              f"{sum(counts.values())} warehouse rows in {len(counts)} tables")
+
+
+@app.command()
+def check(as_json: JsonOpt = False) -> None:
+    """Check the warehouse's integrity (orphans, duplicates, consistency); exit 1 on errors."""
+    from sonoharvest.maintenance import has_errors
+    from sonoharvest.maintenance import check as run_checks
+
+    with _setup() as (settings, _):
+        if not settings.db_path.exists():
+            _fail(f"no warehouse at {settings.db_path} yet; run `sonoharvest run` first.")
+        con = warehouse.connect(settings.db_path, read_only=True)
+        try:
+            problems = run_checks(con)
+        finally:
+            con.close()
+    if as_json:
+        out.print_json(json.dumps([p.as_dict() for p in problems], default=str))
+    else:
+        order = {"error": 0, "warning": 1, "info": 2}
+        for p in sorted(problems, key=lambda p: order.get(p.severity, 3)):
+            colour = {"error": "red", "warning": "yellow"}.get(p.severity, "dim")
+            out.print(f"[{colour}]{p.severity}[/{colour}] {p.check}: {escape(p.detail)}"
+                      + (f" ({p.count})" if p.count else "")
+                      + (f"\n  fix: {escape(p.fix)}" if p.fix and p.severity != "info" else ""))
+        if not has_errors(problems):
+            out.print("[green]no integrity errors[/green]")
+    if has_errors(problems):
+        raise typer.Exit(1)
+
+
+@app.command()
 def export() -> None:
-    """Write the Parquet exports to $SONOHARVEST_HOME/exports/."""
+    """Write the exports (Parquet, CSV, Croissant JSON-LD, a dated snapshot) and the static
+    catalogue page to $SONOHARVEST_HOME/exports/."""
     with _opened() as (settings, _, con):
         counts = pipeline.stage_export(con, settings)
         for name, rows in counts.items():
             out.print(f"{settings.exports_dir / (name + '.parquet')}: {rows} rows")
+        out.print(f"catalogue page: {settings.exports_dir / 'catalogue' / 'index.html'}")
 
 
 @app.command()
@@ -829,6 +894,8 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
                   f"{scored['unchanged']} unchanged)")
     for name, rows in outcome.counts.get("export", {}).items():
         out.print(f"exported {rows} rows to {settings.exports_dir / (name + '.parquet')}")
+    if outcome.counts.get("export"):
+        out.print(f"catalogue page: {settings.exports_dir / 'catalogue' / 'index.html'}")
     out.print(f"status: {outcome.status}")
 
 

@@ -30,13 +30,13 @@ import shutil
 import sqlite3
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from sonoharvest import __version__, warehouse
 from sonoharvest.curation import FILE_NAME as CURATION_FILE
@@ -111,7 +111,7 @@ def _write_backup(settings: Settings, folder: Path) -> None:
                 "SELECT path FROM relevance_models ORDER BY version").fetchall()] \
                 if "relevance_models" in tables else []
         finally:
-            con.execute("COMMIT")
+            con.execute("ROLLBACK")        # read only: nothing to commit
         curation = _backup_curation(settings.home / CURATION_FILE, folder / CURATION_FILE)
         models = _backup_models(settings.home, model_paths, folder / "models")
     finally:
@@ -220,9 +220,10 @@ def _unpack(source: Path, target: Path) -> Path:
     with tarfile.open(source, "r:*") as tar:
         try:
             tar.extractall(target, filter="data")   # no absolute paths, .., links or devices
-        except tarfile.TarError as exc:
-            raise MaintenanceError(f"{source} holds an unsafe or damaged entry ({exc}); "
-                                   "it is not a backup `sonoharvest backup` wrote.") from None
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise MaintenanceError(f"{source} holds an unsafe or damaged entry ({reason}); "
+                                   "nothing was restored. Use another backup.") from None
     found = [p.parent for p in target.rglob(MANIFEST)]
     if len(found) != 1:
         raise MaintenanceError(f"{source} holds no single {MANIFEST}; it is not a sonoharvest "
@@ -246,8 +247,14 @@ def _verify(folder: Path) -> dict[str, Any]:
         raise MaintenanceError(f"backup format {manifest.get('format_version')!r} is not "
                                f"{FORMAT_VERSION}; restore it with the sonoharvest version "
                                f"that wrote it ({manifest.get('sonoharvest_version')}).")
-    files = manifest.get("files")
-    if not isinstance(files, dict) or not files:
+    shape = {"created_at": str, "sonoharvest_version": str, "migrations": list,
+             "row_counts": dict, "files": dict}
+    missing = [k for k, kind in shape.items() if not isinstance(manifest.get(k), kind)]
+    if missing or not isinstance(manifest["row_counts"].get("warehouse"), dict):
+        raise MaintenanceError(f"{folder / MANIFEST} lacks {(missing or ['row_counts'])[0]}; "
+                               "the backup is damaged.")
+    files = manifest["files"]
+    if not files:
         raise MaintenanceError(f"{folder / MANIFEST} lists no files; the backup is damaged.")
     bad = []
     for name, digest in sorted(files.items()):
@@ -296,8 +303,13 @@ def _build_warehouse(folder: Path, manifest: dict[str, Any], target: Path,
         with warehouse.transaction(con):
             for table in counts:
                 parquet = folder / "warehouse" / f"{table}.parquet"
-                con.execute(f"INSERT INTO {_ident(table)} BY NAME "
-                            f"SELECT * FROM read_parquet({_literal(parquet)})")
+                try:
+                    con.execute(f"INSERT INTO {_ident(table)} BY NAME "
+                                f"SELECT * FROM read_parquet({_literal(parquet)})")
+                except duckdb.Error as exc:
+                    raise MaintenanceError(
+                        f"loading {table} from the backup failed "
+                        f"({str(exc).splitlines()[0]}); nothing was restored.") from None
             for name, last in (manifest.get("sequences") or {}).items():
                 _advance_sequence(con, name, int(last))
             if manifest.get("models"):
@@ -334,7 +346,11 @@ def _advance_sequence(con: duckdb.DuckDBPyConnection, name: str, last: int) -> N
         raise MaintenanceError(f"the backup has sequence {name}, which its migrations do not "
                                "create; it was not written by `sonoharvest backup`.")
     missing = last - int(row[0])
-    if missing > 0:
+    if missing <= 0:
+        return
+    try:
+        con.execute(f"SELECT setval({_literal(name)}, ?)", [last])
+    except duckdb.Error:         # DuckDB versions without setval: draw the missing values
         con.execute(f"SELECT max(nextval({_literal(name)})) FROM range(?)", [missing])
 
 
@@ -360,15 +376,11 @@ def _swap_in(settings: Settings, new_db: Path, new_cur: Path | None,
     home, db_path, cur_path = settings.home, settings.db_path, settings.home / CURATION_FILE
     stamp = now().strftime("%Y%m%dT%H%M%S")
     kept: dict[str, Path] = {}
-    wal = db_path.with_name(db_path.name + ".wal")
     if db_path.exists():
-        _quiesce(db_path)        # WarehouseBusy if another process holds it
+        _quiesce(db_path)        # WarehouseBusy if another process holds it: nothing touched
         keep = db_path.with_name(f"{db_path.name}.pre-restore-{stamp}")
         _link_or_copy(db_path, keep)
         kept["warehouse"] = keep
-    os.replace(new_db, db_path)  # atomic: readers see the old or the new warehouse, never half
-    if wal.exists():             # a log of the old file must never be replayed into the new one
-        os.replace(wal, db_path.with_name(f"{db_path.name}.pre-restore-{stamp}.wal"))
     if cur_path.exists():
         keep = cur_path.with_name(f"{cur_path.name}.pre-restore-{stamp}")
         _sqlite_copy(cur_path, keep)
@@ -382,6 +394,10 @@ def _swap_in(settings: Settings, new_db: Path, new_cur: Path | None,
             _sqlite_copy(new_cur, cur_path)
         else:
             os.replace(new_cur, cur_path)
+    wal = db_path.with_name(db_path.name + ".wal")
+    os.replace(new_db, db_path)  # atomic: readers see the old or the new warehouse, never half
+    if wal.exists():             # a log of the old file must never be replayed into the new one
+        os.replace(wal, db_path.with_name(f"{db_path.name}.pre-restore-{stamp}.wal"))
     models = home / "models"
     if new_models is not None:
         staged = home / f".models.restoring-{stamp}"
@@ -473,32 +489,29 @@ def check(con: duckdb.DuckDBPyConnection, *, summary: bool = True,
 
     Errors and warnings are findings; with `summary`, info entries (records per source and
     status, entities per kind and status) are added. A check that cannot run (for example on
-    a warehouse not migrated yet) is reported as an error. Works on a read-only connection.
+    a warehouse not migrated yet) is reported as an error. Works on a read-only connection
+    and inside the caller's open transaction.
     """
     from sonoharvest.sources import SOURCE_NAMES
 
     problems = []
-    con.register("check_known_sources", pa.table({"source": list(SOURCE_NAMES)}))
-    try:
-        for item in load_checks(directory):
-            if item.severity == "info" and not summary:
-                continue
-            try:
-                cursor = con.execute(item.sql)
-                columns = [d[0] for d in cursor.description]
-                rows = cursor.fetchall()
-            except duckdb.Error as exc:
-                first = str(exc).splitlines()[0]
-                problems.append(Problem(item.name, "error", 1,
-                                        f"the check could not run: {first}",
-                                        "run any sonoharvest command (it migrates the "
-                                        "warehouse) and check again"))
-                continue
-            if rows:
-                problems.append(_problem(item, columns, rows))
-    finally:
-        con.unregister("check_known_sources")
-    return problems
+    for item in load_checks(directory):
+        if item.severity == "info" and not summary:
+            continue
+        params = {"known_sources": list(SOURCE_NAMES)} if "$known_sources" in item.sql else None
+        try:
+            cursor = con.execute(item.sql, params)
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            problems.append(Problem(item.name, "error", 1, f"the check could not run: {first}",
+                                    "run any sonoharvest command (it migrates the warehouse) "
+                                    "and check again"))
+            continue
+        if rows:
+            problems.append(_problem(item, columns, rows))
+    return sorted(problems, key=lambda p: (SEVERITIES.index(p.severity), p.check))
 
 
 def has_errors(problems: list[Problem]) -> bool:
@@ -513,8 +526,9 @@ def _problem(item: Check, columns: list[str], rows: list[tuple[Any, ...]]) -> Pr
                        f"{item.what} {'; '.join(parts)}", item.fix, examples)
     shown = "; ".join(", ".join(f"{k}={v}" for k, v in ex.items()) for ex in examples[:3])
     more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    title = item.what.split(". ")[0].rstrip(".")
     return Problem(item.name, item.severity, len(rows),
-                   f"{item.what} {len(rows)} found, e.g. {shown}{more}.", item.fix, examples)
+                   f"{title}: {len(rows)} found, e.g. {shown}{more}.", item.fix, examples)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -151,8 +151,14 @@ def stage_publish_queue(con: duckdb.DuckDBPyConnection, settings: Settings,
         store.close()
 
 
-def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
-    return export.export_all(con, settings.exports_dir)
+def stage_export(con: duckdb.DuckDBPyConnection, settings: Settings,
+                 run_id: str | None = None) -> dict[str, int]:
+    """Parquet, CSV and JSON-LD exports, then the static catalogue page built from them."""
+    from sonoharvest.catalogue_page import build_catalogue
+
+    counts = export.export_all(con, settings.exports_dir, run_id)
+    build_catalogue(settings.exports_dir)
+    return counts
 
 
 @dataclass
@@ -215,7 +221,7 @@ def after_harvest(j: Job, *, classify: bool = True, check_links: bool = True,
         counts["score"] = stage_score(con, settings, run_id=j.run_id)
         counts["queue"] = stage_publish_queue(con, settings, j.run_id)
     if export_results:
-        counts["export"] = stage_export(con, settings)
+        counts["export"] = stage_export(con, settings, j.run_id)
 
 
 def run(settings: Settings, *, names: list[str] | None = None, full: bool = False,

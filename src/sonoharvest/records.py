@@ -96,7 +96,21 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(value: str | None) -> str:
-    """Strip HTML (scripts and styles dropped), unescape entities, collapse whitespace."""
+    """Strip HTML (scripts and styles dropped), unescape entities, collapse whitespace.
+
+    Repeated until nothing changes, so escaped markup ("&lt;b&gt;") is stripped too and
+    cleaning a cleaned text gives it back unchanged.
+    """
+    text = value or ""
+    for _ in range(4):
+        cleaned = _clean_once(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
+def _clean_once(value: str) -> str:
     if not value:
         return ""
     if "<" in value and ">" in value:
@@ -109,13 +123,19 @@ def clean_text(value: str | None) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """Parse an ISO date or datetime (or epoch seconds) into an aware UTC datetime."""
+    """Parse an ISO date or datetime (or epoch seconds) into an aware UTC datetime.
+
+    Anything unreadable, out of range included, raises ValueError (or TypeError).
+    """
     if value in (None, ""):
         return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    text = str(value).strip().replace("Z", "+00:00")
-    parsed = datetime.fromisoformat(text)
+    try:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value, tz=UTC)
+        text = str(value).strip().replace("Z", "+00:00")
+        parsed = datetime.fromisoformat(text)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"time out of range: {value!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
