@@ -12,12 +12,15 @@ textContent and createElement only (never innerHTML), links are made only from h
 and a Content-Security-Policy forbids inline and remote script. The <noscript> fallback list
 is escaped with html.escape.
 
-The page is rebuilt in a temporary sibling folder and swapped in with two renames, so a
-reader sees the old page or the new one, never half of either.
+The page is rebuilt in a temporary sibling folder and swapped in whole, so a reader sees the
+old page or the new one, never half of either: one atomic renameat2(RENAME_EXCHANGE) on Linux,
+elsewhere two renames (with a moment in which the folder is absent).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import html
 import json
@@ -25,6 +28,7 @@ import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -86,7 +90,7 @@ def load_catalogue(exports_dir: Path) -> dict[str, Any]:
         if path.exists():
             table = pq.ParquetFile(path).read()
             schema_versions[path.name] = _schema_version(table.schema.metadata)
-            rows.extend({"kind": kind, **row} for row in _pylist(table))
+            rows.extend({**row, "kind": row.get("kind") or kind} for row in _pylist(table))
     history_path = exports_dir / "score_history.parquet"
     latest = _latest_scores(history_path) if history_path.exists() else {}
     if history_path.exists():
@@ -329,7 +333,7 @@ def render_page(data: Mapping[str, Any]) -> str:
     counts = data["counts"]
     esc = html.escape
     return template.substitute(
-        csp=esc(CSP),
+        csp=CSP,  # our constant: no double quote or markup
         asset_version=asset_version(),
         generator=esc(data["generator"]),
         generated_at=esc(data["generated_at"]),
@@ -365,11 +369,11 @@ def _noscript_row(entity: Mapping[str, Any]) -> str:
 def _write_atomically(out_dir: Path, page: str) -> Path:
     parent = out_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
-    if out_dir.exists() and not (out_dir / MARKER).exists():
-        if not out_dir.is_dir() or any(out_dir.iterdir()):
-            raise CatalogueError(
-                f"{out_dir} exists and was not made by build_catalogue; it would be replaced "
-                "as a whole, so choose an empty or new folder")
+    foreign = out_dir.exists() and not (out_dir / MARKER).exists()
+    if foreign and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise CatalogueError(
+            f"{out_dir} exists and was not made by build_catalogue; it would be replaced "
+            "as a whole, so choose an empty or new folder")
     _remove_stale(parent, out_dir.name)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
     try:
@@ -388,8 +392,12 @@ def _write_atomically(out_dir: Path, page: str) -> Path:
 
 
 def _swap(staging: Path, out_dir: Path) -> None:
+    """Put staging in out_dir's place: one atomic exchange where Linux allows, else two renames."""
     if not out_dir.exists():
         os.replace(staging, out_dir)
+        return
+    if _exchange(staging, out_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # now holds the previous page
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
     os.replace(out_dir, old / "page")
@@ -400,6 +408,26 @@ def _swap(staging: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = getattr(_libc(), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return done == 0
+
+
+@functools.cache
+def _libc() -> Any:
+    if sys.platform != "linux":
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
 
 
 def _remove_stale(parent: Path, name: str) -> None:

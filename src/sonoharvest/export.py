@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,10 +161,10 @@ def prune_snapshots(out_dir: Path, keep: int) -> list[Path]:
     if keep < 1:
         raise ValueError("keep must be at least 1")
     snapshots = Path(out_dir) / SNAPSHOTS
-    latest = _read_json(Path(out_dir) / MANIFEST).get("snapshot")
+    latest = _read_manifest(Path(out_dir) / MANIFEST).get("snapshot")
     found = []
     for folder in snapshots.iterdir() if snapshots.is_dir() else ():
-        manifest = _read_json(folder / MANIFEST) if folder.is_dir() else {}
+        manifest = _read_manifest(folder / MANIFEST) if folder.is_dir() else {}
         if manifest.get("snapshot") == folder.name and not folder.name.startswith("."):
             found.append((str(manifest.get("created_at", "")), folder.name, folder))
     found.sort(reverse=True)
@@ -228,7 +228,7 @@ def _rows(parquet: Path) -> list[dict[str, Any]]:
 
 # --- files --------------------------------------------------------------------------------
 
-def _atomic_write(final: Path, write: Any) -> None:
+def _atomic_write(final: Path, write: Callable[[Path], object]) -> None:
     """Call write(partial) then rename the partial file to `final`; on any failure the
     partial file is removed and `final` keeps its previous content."""
     partial = final.with_name(f".{final.name}.partial")
@@ -278,11 +278,16 @@ def _read_owned(path: Path) -> set[str]:
         if isinstance(names, list) else set()
 
 
-def _read_json(path: Path, default: Any = None) -> Any:
+def _read_json(path: Path, default: Any) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {} if default is None else default
+        return default
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    manifest = _read_json(path, {})
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def _is_croissant_name(name: str) -> bool:
