@@ -507,10 +507,16 @@ def save_classifications(con: duckdb.DuckDBPyConnection, rows: list[tuple[Any, .
 
 # --- entities ------------------------------------------------------------------------------
 
+def _dicts(result: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every row of an executed query as a dict keyed by the query's column names."""
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
 def resolution_inputs(con: duckdb.DuckDBPyConnection, bands: list[str]) -> list[dict[str, Any]]:
     """Records taking part in resolution: relevant ones (by band), lone records a curator
     accepted, and every paper (a bridge)."""
-    rows = con.execute(
+    return _dicts(con.execute(
         "SELECT r.source, r.source_id, r.kind_hint, r.record, r.status, r.first_seen, "
         "       r.last_seen, c.kind, c.relevance, c.anatomy, c.tasks, c.band "
         "FROM source_records r JOIN classifications c USING (source, source_id) "
@@ -518,10 +524,7 @@ def resolution_inputs(con: duckdb.DuckDBPyConnection, bands: list[str]) -> list[
         "   OR EXISTS (SELECT 1 FROM review_states s WHERE s.state = 'accepted' "
         "              AND s.item_id = r.source || ':' || r.source_id) "
         "ORDER BY r.source, r.source_id", [bands],
-    ).fetchall()
-    names = ("source", "source_id", "kind_hint", "record", "status", "first_seen", "last_seen",
-             "kind", "relevance", "anatomy", "tasks", "band")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    ))
 
 
 def entity_memberships(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -544,11 +547,9 @@ def dormant_entities(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def resolution_constraints(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    rows = con.execute(
+    return _dicts(con.execute(
         "SELECT constraint_id, kind, a_key, b_key, keep_id, who, reason, created_at "
-        "FROM resolution_constraints WHERE active ORDER BY constraint_id").fetchall()
-    names = ("constraint_id", "kind", "a_key", "b_key", "keep_id", "who", "reason", "created_at")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        "FROM resolution_constraints WHERE active ORDER BY constraint_id"))
 
 
 def add_constraints(con: duckdb.DuckDBPyConnection, kind: str, pairs: list[tuple[str, str]], *,
@@ -668,27 +669,23 @@ def entity_of_record(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
 
 
 def entity_members(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[dict[str, Any]]:
-    rows = con.execute(
+    return _dicts(con.execute(
         "SELECT m.source, m.source_id, m.role, m.method, m.evidence, m.assigned_at, r.title, "
         "r.url, r.status FROM entity_members m JOIN source_records r USING (source, source_id) "
         "WHERE m.entity_id = ? ORDER BY m.role = 'copy', m.source, m.source_id",
-        [entity_id]).fetchall()
-    names = ("source", "source_id", "role", "method", "evidence", "assigned_at", "title", "url",
-             "status")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        [entity_id]))
 
 
 def entity_links_of(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[dict[str, Any]]:
     """Links from and to an entity, with the other side's name and kind."""
-    rows = con.execute(
-        "SELECT 'out', l.relation, l.target_id, e.name, e.kind, l.evidence FROM entity_links l "
+    return _dicts(con.execute(
+        "SELECT 'out' AS direction, l.relation, l.target_id AS entity_id, e.name, e.kind, "
+        "l.evidence FROM entity_links l "
         "JOIN entities e ON e.entity_id = l.target_id WHERE l.entity_id = ? "
         "UNION ALL "
         "SELECT 'in', l.relation, l.entity_id, e.name, e.kind, l.evidence FROM entity_links l "
         "JOIN entities e ON e.entity_id = l.entity_id WHERE l.target_id = ? ORDER BY ALL",
-        [entity_id, entity_id]).fetchall()
-    names = ("direction", "relation", "entity_id", "name", "kind", "evidence")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        [entity_id, entity_id]))
 
 
 def link_checks_for(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, dict[str, Any]]:
@@ -848,25 +845,20 @@ def dataset_titles(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 def review_queue_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every active or withdrawn entity with what the review queue shows about it."""
-    rows = con.execute(
+    return _dicts(con.execute(
         "SELECT e.entity_id, e.kind, e.name, e.facts, s.score, s.tier, s.criteria "
         "FROM entities e LEFT JOIN v_current_scores s USING (entity_id) "
-        "WHERE e.status IN ('active', 'withdrawn') ORDER BY e.entity_id").fetchall()
-    names = ("entity_id", "kind", "name", "facts", "score", "tier", "criteria")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        "WHERE e.status IN ('active', 'withdrawn') ORDER BY e.entity_id"))
 
 
 def members_with_evidence(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every entity member with its record and classification (one query for the queue)."""
-    rows = con.execute(
+    return _dicts(con.execute(
         "SELECT m.entity_id, m.source, m.source_id, m.role, m.method, m.evidence, r.title, "
-        "r.url, r.status, c.band, c.relevance, c.evidence "
+        "r.url, r.status, c.band, c.relevance, c.evidence AS relevance_evidence "
         "FROM entity_members m JOIN source_records r USING (source, source_id) "
         "LEFT JOIN classifications c USING (source, source_id) "
-        "ORDER BY m.entity_id, m.role = 'copy', m.source, m.source_id").fetchall()
-    names = ("entity_id", "source", "source_id", "role", "method", "evidence", "title", "url",
-             "status", "band", "relevance", "relevance_evidence")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        "ORDER BY m.entity_id, m.role = 'copy', m.source, m.source_id"))
 
 
 def all_entity_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, str]]:
@@ -879,16 +871,13 @@ def all_entity_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str
 
 def review_samples(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Records of the "unlikely" band sampled for review that belong to no entity."""
-    rows = con.execute(
+    return _dicts(con.execute(
         "SELECT r.source, r.source_id, r.title, r.description, r.url, c.relevance, c.kind, "
         "c.anatomy, c.tasks, c.evidence, r.content_hash FROM source_records r "
         "JOIN classifications c USING (source, source_id) "
         "WHERE c.review_sample AND r.status = 'active' AND NOT EXISTS (SELECT 1 FROM "
         "entity_members m WHERE m.source = r.source AND m.source_id = r.source_id) "
-        "ORDER BY r.source, r.source_id").fetchall()
-    names = ("source", "source_id", "title", "description", "url", "relevance", "kind",
-             "anatomy", "tasks", "evidence", "content_hash")
-    return [dict(zip(names, row, strict=True)) for row in rows]
+        "ORDER BY r.source, r.source_id"))
 
 
 def save_review_states(con: duckdb.DuckDBPyConnection,
