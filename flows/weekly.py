@@ -2,7 +2,9 @@
 
 Sources are harvested in parallel, each in its own task (sources sharing one API budget, such
 as huggingface and papers, share a task so the budget stays one), with at most one coarse
-retry: per-request retries live in the HTTP client. Then classify, resolve, check links,
+retry: per-request retries live in the HTTP client. Each harvest task writes into its own
+copy of the warehouse and the flow merges the copies (staging.py), so the tasks can run on
+any task runner, Dask or separate workers included. Then classify, resolve, check links,
 score, publish the review queue, export, and a Markdown report as a Prefect artifact.
 `pipeline.run` runs the very same stages without Prefect.
 """
@@ -14,6 +16,7 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from prefect import flow, get_run_logger, task  # noqa: E402
@@ -21,7 +24,7 @@ from prefect.artifacts import create_markdown_artifact  # noqa: E402
 from prefect.cache_policies import NONE  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
-from sonoharvest import pipeline  # noqa: E402
+from sonoharvest import pipeline, staging  # noqa: E402
 from sonoharvest.harvest import SourceResult  # noqa: E402
 from sonoharvest.report import to_markdown  # noqa: E402
 from sonoharvest.settings import Settings  # noqa: E402
@@ -44,17 +47,14 @@ def source_groups(names: list[str]) -> list[list[str]]:
     return groups
 
 
-@task(retries=1, retry_delay_seconds=60, cache_policy=NONE,
-      task_run_name="harvest {names}")
-def harvest_sources(job: pipeline.Job, names: list[str], full: bool) -> dict[str, SourceResult]:
-    """Harvest some sources on a cursor of the run's warehouse connection. A source failure is
+@task(retries=1, retry_delay_seconds=60, task_run_name="harvest {names}")
+def harvest_sources(settings: Settings, base: staging.Base, names: list[str], full: bool,
+                    demo: bool, run_id: str) -> tuple[Path, dict[str, SourceResult]]:
+    """Harvest some sources into a private copy of the warehouse (picklable arguments only,
+    so the task can run on any worker that sees the staging folder). A source failure is
     reported in its result; only an unexpected error fails (and retries) the task."""
-    cursor = job.con.cursor()
-    try:
-        return pipeline.stage_harvest(cursor, job.settings, names, full=full, demo=job.demo,
-                                      run_id=job.run_id)
-    finally:
-        cursor.close()
+    return staging.harvest_into_copy(settings, base, names, full=full, demo=demo,
+                                     run_id=run_id)
 
 
 @task(cache_policy=NONE)
@@ -85,12 +85,18 @@ def weekly(sources: list[str] | None = None, full: bool = False, demo: bool = Fa
         raise ValueError(f"unknown source(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(SOURCE_NAMES)}")
     with pipeline.job(Settings(), "flow", demo=demo) as job:
-        futures = [harvest_sources.submit(job, group, full) for group in source_groups(names)]
+        base = staging.prepare(job.con, job.settings, job.run_id)
+        groups = source_groups(names)
+        futures = [harvest_sources.submit(job.settings, base, group, full, demo, job.run_id)
+                   for group in groups]
         results: dict[str, SourceResult] = {}
-        for future in futures:
-            results.update(future.result())
+        for group, future in zip(groups, futures, strict=True):
+            copy, found = future.result()
+            staging.merge(job.con, base, copy, group)       # one writer: this process
+            results.update(found)
+        staging.clean(base)
         job.record_harvest(results)
-        later_stages(job, check_links)
+        later_stages(job, check_links)          # called, not submitted: runs in this process
         # The run row is finished when the job closes; the report reads this run's changes.
         summary = {"run_id": job.run_id, "status": job.outcome.status,
                    "counts": job.outcome.counts, "errors": job.outcome.errors}

@@ -48,14 +48,20 @@ def test_unknown_sources_are_refused_before_anything_runs():
 
 
 @pytest.mark.slow
-def test_the_flow_runs_end_to_end_offline_and_publishes_a_report(tmp_path, monkeypatch):
+def test_the_flow_runs_end_to_end_offline_on_dask_and_publishes_a_report(tmp_path,
+                                                                         monkeypatch):
+    """The whole flow on the demo data, its harvest tasks on a Dask cluster: their arguments
+    and results must cross a serialisation boundary, as they would to separate workers."""
     from prefect.client.orchestration import get_client
     from prefect.testing.utilities import prefect_test_harness
+    from prefect_dask import DaskTaskRunner
 
     monkeypatch.setenv("SONOHARVEST_HOME", str(tmp_path))
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    runner = DaskTaskRunner(cluster_kwargs={"processes": False, "n_workers": 1,
+                                            "threads_per_worker": 4, "dashboard_address": None})
     with prefect_test_harness(server_startup_timeout=180):
-        result = weekly.weekly(demo=True, check_links=False)
+        result = weekly.weekly.with_options(task_runner=runner)(demo=True, check_links=False)
         with get_client(sync_client=True) as client:
             artifacts = client.read_artifacts()
     assert result["status"] == "ok", result["errors"]
@@ -67,3 +73,4 @@ def test_the_flow_runs_end_to_end_offline_and_publishes_a_report(tmp_path, monke
     assert any(a.key == "sonoharvest-weekly-report" and "sonoharvest run" in (a.data or "")
                for a in artifacts)
     assert (tmp_path / "exports" / "datasets.parquet").exists()
+    assert not (tmp_path / "staging").exists() or not any((tmp_path / "staging").iterdir())

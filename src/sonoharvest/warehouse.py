@@ -946,3 +946,45 @@ def run_changes(con: duckdb.DuckDBPyConnection, started: datetime,
             "JOIN entities e USING (entity_id) WHERE r.run_id = ? AND r.before IS NOT NULL "
             "AND r.before <> r.tier ORDER BY e.name", [run_id]).fetchall(),
     }
+
+
+# --- staged harvests (several workers) ------------------------------------------------------
+
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Write everything to the database file, so that a copy of the file is complete."""
+    con.execute("CHECKPOINT")
+
+
+def merge_staged(con: duckdb.DuckDBPyConnection, staged: Path, sources: list[str],
+                 since: datetime) -> dict[str, int]:
+    """Bring what a staged harvest wrote after `since` for `sources` into this warehouse,
+    in one transaction (records, their history, quarantine, cursors, validators).
+
+    Idempotent: merging the same staging file again changes nothing.
+    """
+    literal = str(staged).replace("'", "''")
+    con.execute(f"ATTACH '{literal}' AS staged (READ_ONLY)")  # noqa: S608 - our own path
+    try:
+        params = [sources, since]
+        with transaction(con):
+            records = con.execute(
+                "INSERT OR REPLACE INTO source_records SELECT * FROM staged.source_records "
+                "WHERE source IN (SELECT unnest(?::VARCHAR[])) AND (last_seen >= ? "
+                "OR last_changed >= ? OR withdrawn_at >= ?)", [sources, since, since, since]
+            ).fetchall()
+            con.execute(
+                "INSERT INTO record_versions SELECT * FROM staged.record_versions "
+                "WHERE source IN (SELECT unnest(?::VARCHAR[])) AND first_seen >= ? "
+                "ON CONFLICT DO NOTHING", params)
+            con.execute(
+                "INSERT OR REPLACE INTO quarantine SELECT * FROM staged.quarantine "
+                "WHERE source IN (SELECT unnest(?::VARCHAR[])) AND quarantined_at >= ?", params)
+            con.execute(
+                "INSERT OR REPLACE INTO harvest_cursors SELECT * FROM staged.harvest_cursors "
+                "WHERE source IN (SELECT unnest(?::VARCHAR[])) AND updated_at >= ?", params)
+            con.execute(
+                "INSERT OR REPLACE INTO http_validators SELECT * FROM staged.http_validators "
+                "WHERE updated_at >= ?", [since])
+    finally:
+        con.execute("DETACH staged")
+    return {"records": int(records[0][0]) if records else 0}
