@@ -224,10 +224,14 @@ class HttpClient:
             self.stats.requests[_host(full)] += 1
             self.stats.by_tag[REQUEST_TAG.get()] += 1
             try:
-                response = await self._client.request(method, full, json=json_body, headers=hdrs)
+                request = self._client.build_request(method, full, json=json_body, headers=hdrs)
+                response = await self._client.send(request, stream=True)
                 body = await _read_capped(response)
             except httpx.TooManyRedirects:
                 raise HttpError(f"{method} {shown}: too many redirects", url=shown) from None
+            except BodyTooLarge:
+                raise HttpError(f"{method} {shown}: the response is larger than "
+                                f"{MAX_BODY_BYTES // 2**20} MB; refused", url=shown) from None
             except NETWORK_ERRORS as exc:
                 last_problem = f"{type(exc).__name__}"
                 await self._backoff(full, attempt, attempts, None, last_problem)
@@ -333,12 +337,25 @@ def _with_params(url: str, params: dict[str, Any] | None) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode(clean, doseq=True)}"
 
 
+class BodyTooLarge(Exception):
+    """A response body over MAX_BODY_BYTES: refused at once, never retried."""
+
+
 async def _read_capped(response: httpx.Response) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    """The body of a streamed response, read no further than MAX_BODY_BYTES."""
+    try:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise BodyTooLarge(int(declared))
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge(size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
         await response.aclose()
-        raise httpx.RemoteProtocolError(f"response larger than {MAX_BODY_BYTES} bytes")
-    return response.content
 
 
 def _is_rate_limited(response: httpx.Response) -> bool:
