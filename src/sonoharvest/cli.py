@@ -707,8 +707,8 @@ def restore(source: Annotated[Path, typer.Argument(help="A backup folder or .tar
 @app.command()
 def check(as_json: JsonOpt = False) -> None:
     """Check the warehouse's integrity (orphans, duplicates, consistency); exit 1 on errors."""
-    from sonoharvest.maintenance import has_errors
     from sonoharvest.maintenance import check as run_checks
+    from sonoharvest.maintenance import has_errors
 
     with _setup() as (settings, _):
         if not settings.db_path.exists():
