@@ -892,6 +892,10 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
     if scored:
         out.print(f"scored {scored['scored']} entities ({scored['retiered']} changed tier, "
                   f"{scored['unchanged']} unchanged)")
+    queue, review = outcome.counts.get("queue"), outcome.counts.get("review")
+    if queue:
+        out.print(f"review queue: {queue['pending']} pending"
+                  + (f" ({review['decisions']} decisions applied)" if review else ""))
     for name, rows in outcome.counts.get("export", {}).items():
         out.print(f"exported {rows} rows to {settings.exports_dir / (name + '.parquet')}")
     if outcome.counts.get("export"):

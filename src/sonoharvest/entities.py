@@ -148,8 +148,8 @@ def resolve_entities(con: duckdb.DuckDBPyConnection, settings: Settings,
             member_rows.append((source, source_id, eid, role, method, evidence))
         if progress:
             progress(1)
-    retired = {old: into for old, into in assignment.absorbed.items()}
-    retired.update({old: None for old in assignment.vacated})
+    retired: dict[str, str | None] = dict(assignment.absorbed)
+    retired.update(dict.fromkeys(assignment.vacated))
     retired = {old: into for old, into in retired.items()
                if known.get(old) not in ("merged", "retired") or into}
     counts = warehouse.save_resolution(con, entity_rows, member_rows,

@@ -689,11 +689,9 @@ def entity_links_of(con: duckdb.DuckDBPyConnection, entity_id: str) -> list[dict
 
 
 def link_checks_for(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, dict[str, Any]]:
-    rows = con.execute(
+    return {row["url"]: row for row in _dicts(con.execute(
         "SELECT url, status, final_url, redirects, ok, error, checked_at FROM link_checks "
-        "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]).fetchall()
-    names = ("url", "status", "final_url", "redirects", "ok", "error", "checked_at")
-    return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+        "WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]))}
 
 
 def urls_to_check(con: duckdb.DuckDBPyConnection, older_than: datetime) -> list[str]:
