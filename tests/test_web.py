@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sonoharvest.curation import CurationStore
 from sonoharvest.web import WebConfigError, create_app, serve
 from sonoharvest.web import app as web_app
-from sonoharvest.web.app import safe_next
+from sonoharvest.web.app import LoginThrottle, safe_next
 
 TOKEN = "correct-horse-battery-staple"
 SCRIPT = "<script>alert(1)</script>"
@@ -238,6 +238,24 @@ def test_wrong_token_refused(client: TestClient, store: CurationStore) -> None:
     assert r.status_code == 401 and store.log() == []
     r = post(client, "/login", csrf_of(client.get("/login").text), name="", token=TOKEN)
     assert r.status_code == 401 and "Give your name" in r.text
+
+
+def test_repeated_wrong_tokens_are_throttled(client: TestClient) -> None:
+    for _ in range(LoginThrottle.MAX_FAILURES):
+        r = post(client, "/login", csrf_of(client.get("/login").text), name="m", token="guess")
+        assert r.status_code == 401
+    r = post(client, "/login", csrf_of(client.get("/login").text), name="m", token=TOKEN)
+    assert r.status_code == 429 and "Too many wrong tokens" in r.text
+
+
+def test_the_throttle_forgets_old_failures() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(LoginThrottle.MAX_FAILURES):
+        throttle.failed("1.2.3.4")
+    assert throttle.wait("1.2.3.4") == LoginThrottle.WINDOW and throttle.wait("5.6.7.8") == 0
+    now[0] = LoginThrottle.WINDOW + 1
+    assert throttle.wait("1.2.3.4") == 0
 
 
 def test_login_rotates_csrf_and_logout(client: TestClient) -> None:

@@ -14,8 +14,9 @@ import ipaddress
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from math import ceil
 from pathlib import Path
 from typing import Annotated, Any
@@ -98,6 +99,38 @@ class _Web:
     store: Any  # a _Serialized CurationStore
     token: str | None
     templates: Jinja2Templates
+    logins: LoginThrottle = field(default_factory=lambda: LoginThrottle())
+
+
+class LoginThrottle:
+    """Failed logins per client address: after MAX_FAILURES within WINDOW seconds, that
+    address must wait until the oldest failure leaves the window (guessing the token slowly)."""
+
+    MAX_FAILURES = 5
+    WINDOW = 300.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, client: str) -> float:
+        """Seconds this client must wait before trying again (0: may try now)."""
+        with self._lock:
+            now = self._clock()
+            recent = [t for t in self._failures.get(client, []) if now - t < self.WINDOW]
+            self._failures[client] = recent
+            if len(recent) < self.MAX_FAILURES:
+                return 0.0
+            return self.WINDOW - (now - recent[0])
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._failures.setdefault(client, []).append(self._clock())
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
 
 
 def _web(request: Request) -> _Web:
@@ -449,8 +482,15 @@ def login(request: Request, form: Form, _: Checked) -> Response:
     name, given = _valid_name(form.get("name")), form.get("token")
     if name is None:
         return _login_again(request, target, f"Give your name (1 to {MAX_NAME} characters).")
+    throttle, client = _web(request).logins, request.client.host if request.client else "?"
+    wait = throttle.wait(client)
+    if wait > 0:
+        raise Refused(429, f"Too many wrong tokens from this address; try again in "
+                           f"{ceil(wait / 60)} minute(s).")
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
+        throttle.failed(client)
         return _login_again(request, target, "Wrong curator token.")
+    throttle.succeeded(client)
     request.session.clear()
     request.session.update(who=name, csrf=secrets.token_urlsafe(32))
     flash(request, "ok", f"Logged in as {name}.")
