@@ -70,6 +70,7 @@ def test_the_flow_runs_end_to_end_offline_on_dask_and_publishes_a_report(tmp_pat
     assert {"classify", "resolve", "score", "queue", "export"} <= set(result["counts"])
     assert result["counts"]["resolve"]["entities"] >= 100
     assert "| new entities |" in result["report"]
+    assert "| zenodo |" in result["report"] and "found only there" in result["report"]
     assert any(a.key == "sonoharvest-weekly-report" and "sonoharvest run" in (a.data or "")
                for a in artifacts)
     assert (tmp_path / "exports" / "datasets.parquet").exists()

@@ -41,6 +41,8 @@ def run_report(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
         "failed_sources": [{"source": e["source"], "message": e["message"]}
                            for e in run["errors"] or [] if e.get("stage") == "harvest"],
         "other_errors": [e for e in run["errors"] or [] if e.get("stage") != "harvest"],
+        "sources": [{"source": src, "entities": n, "only_here": solo}
+                    for src, n, solo in warehouse.source_contributions(con)],
     }
 
 
@@ -57,6 +59,11 @@ def to_markdown(report: dict[str, Any]) -> str:
              f"| re-tiered | {len(r['retiered'])} |",
              f"| waiting for review | {r['pending_review']} |",
              f"| failed sources | {len(r['failed_sources'])} |", ""]
+    if r.get("sources"):
+        lines += ["| source | entities with a copy there | found only there |",
+                  "| --- | --- | --- |",
+                  *(f"| {c['source']} | {c['entities']} | {c['only_here']} |"
+                    for c in r["sources"]), ""]
     sections = (
         ("New entities", [f"{e['name']} ({e['kind']}, {e['tier'] or 'unscored'}, "
                           f"`{e['entity_id']}`)" for e in r["new_entities"]]),

@@ -986,3 +986,13 @@ def merge_staged(con: duckdb.DuckDBPyConnection, staged: Path, sources: list[str
     finally:
         con.execute("DETACH staged")
     return {"records": int(records[0][0]) if records else 0}
+
+
+def source_contributions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
+    """(source, entities it has a copy of, entities only it found) over active entities."""
+    return con.execute(
+        "WITH per AS (SELECT m.entity_id, m.source FROM entity_members m "
+        "  JOIN entities e USING (entity_id) WHERE e.status = 'active' GROUP BY ALL), "
+        "solo AS (SELECT entity_id FROM per GROUP BY entity_id HAVING count(*) = 1) "
+        "SELECT source, count(*), count(*) FILTER (WHERE entity_id IN (SELECT entity_id "
+        "FROM solo)) FROM per GROUP BY source ORDER BY count(*) DESC, source").fetchall()
