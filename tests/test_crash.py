@@ -62,3 +62,48 @@ def test_killed_run_then_rerun_equals_a_clean_run(tmp_path, clean, kill_after):
     assert after["versions"] == clean["versions"]           # no duplicate history
     assert after["quarantine"] == clean["quarantine"]
     assert after["cursors"] == clean["cursors"]
+
+
+# --- the whole job ----------------------------------------------------------------------------
+
+def run_job(home: Path, *, kill_after: float | None = None) -> int | bool:
+    """Exit code of `sonoharvest run --demo`; with `kill_after`, whether it was killed."""
+    env = {**os.environ, "SONOHARVEST_HOME": str(home), "SONOHARVEST_CONTACT": "tests"}
+    proc = subprocess.Popen([sys.executable, "-m", "sonoharvest.cli", "-q", "run", "--demo"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if kill_after is None:
+        return proc.wait(timeout=600)
+    time.sleep(kill_after)
+    killed = proc.poll() is None
+    if killed:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    return killed
+
+
+def catalogue(home: Path) -> dict[str, object]:
+    con = duckdb.connect(str(home / "sonoharvest.duckdb"), read_only=True)
+    try:
+        return {
+            "records": set(con.execute(
+                "SELECT source, source_id, content_hash, status FROM source_records").fetchall()),
+            "members": set(con.execute(
+                "SELECT source, source_id, entity_id, role FROM entity_members").fetchall()),
+            "entities": set(con.execute("SELECT entity_id, kind, status FROM entities").fetchall()),
+            "scores": set(con.execute(
+                "SELECT entity_id, score, tier FROM v_current_scores").fetchall()),
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_a_whole_run_killed_late_then_rerun_equals_a_clean_run(tmp_path):
+    """Killed while classifying, resolving, scoring or exporting (60% into a clean run's
+    duration), a rerun ends with the same records, entities, ids and scores."""
+    start = time.monotonic()
+    assert run_job(tmp_path / "clean") == 0
+    duration = time.monotonic() - start
+    assert run_job(tmp_path / "killed", kill_after=0.6 * duration), "ended before the kill"
+    assert run_job(tmp_path / "killed") == 0
+    assert catalogue(tmp_path / "killed") == catalogue(tmp_path / "clean")
