@@ -13,19 +13,23 @@ import duckdb
 import pytest
 
 
-def harvest(home: Path, *, kill_after: float | None = None) -> int | bool:
-    """Exit code of a whole run; with `kill_after`, whether the run was killed mid-way."""
+def sonoharvest(command: str, home: Path, *, kill_after: float | None = None) -> int | bool:
+    """Exit code of `sonoharvest COMMAND --demo`; with `kill_after`, whether it was killed."""
     env = {**os.environ, "SONOHARVEST_HOME": str(home), "SONOHARVEST_CONTACT": "tests"}
-    proc = subprocess.Popen([sys.executable, "-m", "sonoharvest.cli", "-q", "harvest", "--demo"],
+    proc = subprocess.Popen([sys.executable, "-m", "sonoharvest.cli", "-q", command, "--demo"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if kill_after is None:
-        return proc.wait(timeout=300)
+        return proc.wait(timeout=600)
     time.sleep(kill_after)
     killed = proc.poll() is None
     if killed:
         proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     return killed
+
+
+def harvest(home: Path, *, kill_after: float | None = None) -> int | bool:
+    return sonoharvest("harvest", home, kill_after=kill_after)
 
 
 def snapshot(home: Path) -> dict[str, object]:
@@ -67,18 +71,7 @@ def test_killed_run_then_rerun_equals_a_clean_run(tmp_path, clean, kill_after):
 # --- the whole job ----------------------------------------------------------------------------
 
 def run_job(home: Path, *, kill_after: float | None = None) -> int | bool:
-    """Exit code of `sonoharvest run --demo`; with `kill_after`, whether it was killed."""
-    env = {**os.environ, "SONOHARVEST_HOME": str(home), "SONOHARVEST_CONTACT": "tests"}
-    proc = subprocess.Popen([sys.executable, "-m", "sonoharvest.cli", "-q", "run", "--demo"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if kill_after is None:
-        return proc.wait(timeout=600)
-    time.sleep(kill_after)
-    killed = proc.poll() is None
-    if killed:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    return killed
+    return sonoharvest("run", home, kill_after=kill_after)
 
 
 def catalogue(home: Path) -> dict[str, object]:
