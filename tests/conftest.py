@@ -20,7 +20,7 @@ from sonoharvest.sources import get_source  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-_ENV = ("SONOHARVEST_", "ZENODO_TOKEN", "GITHUB_TOKEN", "HF_TOKEN", "KAGGLE_")
+_ENV = ("SONOHARVEST_", "ZENODO_TOKEN", "GITHUB_TOKEN", "HF_TOKEN", "KAGGLE_", "FIGSHARE_TOKEN")
 
 
 @pytest.fixture(autouse=True)

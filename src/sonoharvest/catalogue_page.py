@@ -48,7 +48,8 @@ ASSET_FILES = ("catalogue.css", "catalogue.js")
 MARKER = ".sonoharvest-catalogue"
 TIERS = ("Diamond", "Platinum", "Gold", "Silver", "Bronze", "Steel")
 SOURCE_LABELS = {"github": "GitHub", "huggingface": "Hugging Face", "kaggle": "Kaggle",
-                 "zenodo": "Zenodo", "papers": "Papers"}
+                 "zenodo": "Zenodo", "papers": "Papers", "datacite": "DataCite",
+                 "figshare": "figshare", "grandchallenge": "Grand Challenge"}
 STALE_SECONDS = 3600
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "base-uri 'none'; form-action 'none'; object-src 'none'")

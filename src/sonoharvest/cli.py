@@ -364,6 +364,31 @@ def links(
 
 
 @app.command()
+def landing(
+    demo: DemoOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read the landing pages of entities whose primary URL is a web page (robots.txt obeyed,
+    paced, cached for refresh_days of rubrics/landing.yaml) and fold what they state into the
+    facts; page values never replace what an API stated, differences are listed."""
+    with _opened() as (settings, console, con):
+        with _progress(console, ["landing"]) as advance:
+            counts = pipeline.stage_landing(con, settings, demo=demo,
+                                            progress=lambda n: advance("landing", n))
+        conflicts = warehouse.landing_conflicts(con)
+    if as_json:
+        out.print_json(json.dumps({"counts": counts, "conflicts": conflicts}, default=str))
+        return
+    out.print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if conflicts:
+        table = Table("entity", "field", "API says", "page says", "read from",
+                      title="Where a landing page disagrees with the source APIs")
+        for c in conflicts:
+            table.add_row(c["entity_id"], c["field"], str(c["api"]), str(c["page"]), c["via"])
+        out.print(table)
+
+
+@app.command()
 def score(everything: Annotated[bool, typer.Option(
               "--all", help="Rescore every entity (time-based criteria use today's date).")]
           = False) -> None:

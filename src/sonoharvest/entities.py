@@ -20,6 +20,7 @@ import numpy as np
 from sonoharvest import warehouse
 from sonoharvest.embeddings import text_hash
 from sonoharvest.entity_facts import Member, build_facts, facts_hash, link_facts
+from sonoharvest.landing_facts import apply_landing
 from sonoharvest.records import Record
 from sonoharvest.relevance import load_config as load_relevance_config
 from sonoharvest.relevance import record_text
@@ -128,6 +129,7 @@ def resolve_entities(con: duckdb.DuckDBPyConnection, settings: Settings,
 
     primaries = [inputs.members[cl.primary].record.url for cl in clusters]
     checks = warehouse.link_checks_for(con, [u for u in primaries if u])
+    pages = warehouse.landing_pages_for(con, [u for u in primaries if u])
     entity_rows, member_rows = [], []
     for cl, eid in zip(clusters, assignment.ids, strict=True):
         ordered = [cl.primary, *[k for k in cl.members if k != cl.primary]]
@@ -135,6 +137,7 @@ def resolve_entities(con: duckdb.DuckDBPyConnection, settings: Settings,
         facts = build_facts(cl.kind, members, datasets=sorted(uses[eid]),
                             used_by=sorted(used_by[eid]),
                             link=link_facts(checks.get(members[0].record.url or "")))
+        facts = apply_landing(facts, pages.get(members[0].record.url or ""))
         entity_rows.append((eid, cl.kind, facts["status"], None, cl.primary, facts["name"],
                             json.dumps(facts, default=str), facts_hash(facts)))
         for k in ordered:
@@ -172,6 +175,21 @@ def refresh_link_facts(con: duckdb.DuckDBPyConnection) -> int:
         if link != facts.get("link"):
             facts["link"] = link
             changed.append((eid, json.dumps(facts, default=str), facts_hash(facts)))
+    warehouse.update_entity_facts(con, changed)
+    return len(changed)
+
+
+def refresh_landing_facts(con: duckdb.DuckDBPyConnection) -> int:
+    """Fold the latest reading of each entity's landing page into its facts."""
+    rows = [(eid, json.loads(facts_json)) for eid, facts_json, _ in
+            warehouse.entity_facts_rows(con)]
+    pages = warehouse.landing_pages_for(con, [f["primary_url"] for _, f in rows
+                                              if f.get("primary_url")])
+    changed = []
+    for eid, facts in rows:
+        updated = apply_landing(facts, pages.get(facts.get("primary_url") or ""))
+        if updated != facts:
+            changed.append((eid, json.dumps(updated, default=str), facts_hash(updated)))
     warehouse.update_entity_facts(con, changed)
     return len(changed)
 

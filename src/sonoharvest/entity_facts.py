@@ -105,9 +105,11 @@ def link_facts(check: dict[str, Any] | None) -> dict[str, Any]:
 
 def facts_hash(facts: dict[str, Any]) -> str:
     """Hash of the facts that matter for scoring (not the last_seen clock, not when the link
-    was last checked)."""
+    was last checked or the landing page last read)."""
     body = {k: v for k, v in facts.items() if k not in ("last_seen",)}
     body["link"] = {k: v for k, v in (facts.get("link") or {}).items() if k != "checked_at"}
+    if facts.get("landing"):
+        body["landing"] = {k: v for k, v in facts["landing"].items() if k != "fetched_at"}
     blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -50,6 +50,7 @@ def render_entity(doc: dict[str, Any]) -> RenderableType:
         ("tasks", ", ".join(f.get("tasks") or []) or "-"),
         ("papers", ", ".join(f.get("papers") or []) or "-"),
         ("relevance", str(f.get("relevance"))),
+        ("landing page", _landing_line(f.get("landing"))),
         ("seen", f"{str(f.get('first_seen'))[:10]} .. {str(f.get('last_seen'))[:10]}"),
     ]
     if doc["kind"] == "model":
@@ -72,7 +73,29 @@ def render_entity(doc: dict[str, Any]) -> RenderableType:
             linked.add_row(relation, li["entity_id"], escape(str(li["name"])[:50]), li["kind"],
                            escape(li["evidence"][:70]))
         parts.append(linked)
+    conflicts = (f.get("landing") or {}).get("conflicts") or {}
+    if conflicts:
+        disagree = Table("fact", "API says", "page says", "read from",
+                         title="Landing page disagrees (the API's value is kept)",
+                         title_justify="left")
+        for name, c in conflicts.items():
+            disagree.add_row(name, escape(str(c["api"])), escape(str(c["page"])),
+                             escape(c["via"]))
+        parts.append(disagree)
     return Group(*parts)
+
+
+def _landing_line(landing: dict[str, Any] | None) -> str:
+    """What the landing page added, or why it was not read."""
+    if not landing:
+        return "-"
+    when = str(landing.get("fetched_at"))[:10]
+    if not landing.get("ok"):
+        return f"not read ({landing.get('error')}), {when}"
+    filled = landing.get("filled") or {}
+    added = ", ".join(f"{name} from {v['via'].removeprefix('landing page ')}"
+                      for name, v in filled.items()) or "nothing the APIs did not state"
+    return f"read {when}: {added}"
 
 
 def render_explanation(doc: dict[str, Any]) -> RenderableType:

@@ -303,8 +303,8 @@ async def check_links(
         checker = _Checker(
             client=client,
             clock=the_clock,
-            pacer=_HostPacer(the_clock, per_host_per_minute),
-            resolve=_CachedResolver(resolve),
+            pacer=HostPacer(the_clock, per_host_per_minute),
+            resolve=CachedResolver(resolve),
             allow_private=allow_private,
             max_redirects=max_redirects,
             timeout=timeout,
@@ -343,7 +343,7 @@ def _validate_options(user_agent: str, per_host_per_minute: float, timeout: floa
         raise ValueError(f"concurrency={concurrency}; use 1 or more")
 
 
-class _CachedResolver:
+class CachedResolver:
     """Resolve each host once per run; failures are remembered too."""
 
     def __init__(self, resolve: Resolver) -> None:
@@ -362,19 +362,24 @@ class _CachedResolver:
         return answer
 
 
-class _HostPacer:
+class HostPacer:
     """Space requests to one host by 60 / per_minute seconds; other hosts are not held up."""
 
     def __init__(self, clock: Clock, per_minute: float) -> None:
         self._clock = clock
         self._interval = 60.0 / per_minute
+        self._intervals: dict[str, float] = {}
         self._next_free: dict[str, float] = {}
+
+    def slow(self, host: str, seconds: float) -> None:
+        """Space this host's requests by at least `seconds` (a robots.txt Crawl-delay)."""
+        self._intervals[host] = max(seconds, self._intervals.get(host, self._interval))
 
     async def wait(self, host: str) -> None:
         """Take the host's next slot and sleep until it comes."""
         now = self._clock.monotonic()
         slot = max(now, self._next_free.get(host, now))
-        self._next_free[host] = slot + self._interval
+        self._next_free[host] = slot + self._intervals.get(host, self._interval)
         if slot > now:
             await self._clock.sleep(slot - now)
 
@@ -402,7 +407,7 @@ class _Failure:
         return f"{self.what}; {self.advice}"
 
 
-class _BadRedirect(ValueError):
+class BadRedirect(ValueError):
     """A redirect without a usable Location header."""
 
 
@@ -410,8 +415,8 @@ class _BadRedirect(ValueError):
 class _Checker:
     client: httpx.AsyncClient
     clock: Clock
-    pacer: _HostPacer
-    resolve: _CachedResolver
+    pacer: HostPacer
+    resolve: CachedResolver
     allow_private: bool
     max_redirects: int
     timeout: float
@@ -449,8 +454,8 @@ class _Checker:
             if outcome.status_code not in REDIRECT_STATUSES:
                 return self._result(url, last, last_url, redirects, _http_error(outcome))
             try:
-                target = _redirect_target(current, outcome)
-            except _BadRedirect as exc:
+                target = redirect_target(current, outcome)
+            except BadRedirect as exc:
                 return self._result(url, last, last_url, redirects, str(exc))
             if target in seen:
                 return self._result(url, last, last_url, redirects,
@@ -480,7 +485,7 @@ class _Checker:
             return response
         if response.status_code not in RETRY_AFTER_STATUSES:
             return response
-        wait = _retry_after_seconds(response.headers.get("retry-after"), self.clock.time())
+        wait = retry_after_seconds(response.headers.get("retry-after"), self.clock.time())
         if wait is None or wait > MAX_RETRY_AFTER:
             return response
         budget.retried = True
@@ -517,16 +522,16 @@ class _Checker:
         )
 
 
-def _redirect_target(current: str, response: httpx.Response) -> str:
-    """The absolute URL a redirect points to; raises _BadRedirect without a usable Location."""
+def redirect_target(current: str, response: httpx.Response) -> str:
+    """The absolute URL a redirect points to; raises BadRedirect without a usable Location."""
     location = response.headers.get("location")
     if not location:
-        raise _BadRedirect(f"HTTP {response.status_code} without a Location header; "
+        raise BadRedirect(f"HTTP {response.status_code} without a Location header; "
                            "report it to the site or retire the link")
     try:
         return str(httpx.URL(current).join(location))
     except Exception:  # httpx raises several types for a malformed Location
-        raise _BadRedirect(f"HTTP {response.status_code} redirects to an invalid Location "
+        raise BadRedirect(f"HTTP {response.status_code} redirects to an invalid Location "
                            f"{_shown(location)!r}; report it to the site") from None
 
 
@@ -551,7 +556,7 @@ def _http_error(response: httpx.Response) -> str | None:
     return f"HTTP {status} {hints.get(status, default)}"
 
 
-def _retry_after_seconds(value: str | None, wall_now: float) -> float | None:
+def retry_after_seconds(value: str | None, wall_now: float) -> float | None:
     """Seconds a Retry-After header asks for (delta seconds or an HTTP date), or None."""
     if not value:
         return None

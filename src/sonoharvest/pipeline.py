@@ -28,6 +28,10 @@ DEMO_OVERRIDES: dict[str, Any] = {
     "hf_url": "https://huggingface.co",
     "hf_datasets_server_url": "https://datasets-server.huggingface.co",
     "kaggle_url": "https://api.kaggle.com",
+    "datacite_url": "https://api.datacite.org",
+    "figshare_url": "https://api.figshare.com",
+    "figshare_stats_url": "https://stats.figshare.com",
+    "grandchallenge_url": "https://grand-challenge.org",
     "kaggle_api_token": "demo-token",
     "github_token": "demo-token",
 }
@@ -114,6 +118,50 @@ def stage_links(con: duckdb.DuckDBPyConnection, settings: Settings, *, days: flo
     refresh_link_facts(con)
     return {"checked": len(results), "ok": sum(r.ok for r in results),
             "dead": sum(not r.ok for r in results)}
+
+
+def stage_landing(con: duckdb.DuckDBPyConnection, settings: Settings, *, demo: bool = False,
+                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Read the landing pages due (politely, cached) and fold what they state into facts."""
+    from datetime import timedelta
+
+    from sonoharvest.entities import refresh_landing_facts
+    from sonoharvest.http import user_agent
+    from sonoharvest.landing import LandingConfig, Page, fetch_pages
+    from sonoharvest.records import now
+
+    config = LandingConfig.load(settings.rubrics_dir)
+    urls = warehouse.landing_urls_due(con, now() - timedelta(days=config.refresh_days),
+                                      list(config.skip_hosts), config.max_pages_per_run)
+    cached = warehouse.landing_pages_for(con, urls)
+    options: dict[str, Any] = {}
+    if demo:
+        from sonoharvest.demo import web_internet
+
+        clock = VirtualClock()
+        options = {"transport": web_internet(clock).transport(), "clock": clock,
+                   "resolve": lambda host: [DEMO_WEB_ADDRESS]}
+    at = now()      # the demo's virtual clock would date the pages wrongly
+
+    def save(page: Page) -> None:       # each page in its own transaction: a crash keeps them
+        page.fetched_at = at if demo else page.fetched_at
+        warehouse.save_landing_page(con, page.row())
+        if progress:
+            progress(1)
+
+    pages = asyncio.run(fetch_pages(
+        urls, user_agent=user_agent(settings), config=config,
+        validators={u: (c["etag"], c["last_modified"]) for u, c in cached.items()
+                    if c["extracted"] is not None},
+        allow_private=settings.allow_private_links,
+        per_host_per_minute=settings.links_per_host_per_minute, timeout=settings.http_timeout,
+        on_page=save, **options))
+    return {"fetched": len(pages), "read": sum(p.ok for p in pages),
+            "unchanged": sum(p.status == 304 for p in pages),
+            "refused_by_robots": sum(p.robots in ("disallowed", "unreachable") for p in pages),
+            "failed": sum(not p.ok and p.robots not in ("disallowed", "unreachable")
+                          for p in pages),
+            "entities_updated": refresh_landing_facts(con)}
 
 
 def stage_score(con: duckdb.DuckDBPyConnection, settings: Settings, *, everything: bool = False,
@@ -218,6 +266,7 @@ def after_harvest(j: Job, *, classify: bool = True, check_links: bool = True,
         counts["resolve"] = stage_resolve(con, settings)
         if check_links:
             counts["links"] = stage_links(con, settings, demo=j.demo)
+            counts["landing"] = stage_landing(con, settings, demo=j.demo)
         counts["score"] = stage_score(con, settings, run_id=j.run_id)
         counts["queue"] = stage_publish_queue(con, settings, j.run_id)
     if export_results:

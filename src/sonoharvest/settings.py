@@ -72,6 +72,22 @@ class Settings(BaseSettings):
         default="https://api.kaggle.com",
         validation_alias=AliasChoices("SONOHARVEST_KAGGLE_URL"),
     )
+    datacite_url: str = Field(
+        default="https://api.datacite.org",
+        validation_alias=AliasChoices("SONOHARVEST_DATACITE_URL"),
+    )
+    figshare_url: str = Field(
+        default="https://api.figshare.com",
+        validation_alias=AliasChoices("SONOHARVEST_FIGSHARE_URL"),
+    )
+    figshare_stats_url: str = Field(
+        default="https://stats.figshare.com",
+        validation_alias=AliasChoices("SONOHARVEST_FIGSHARE_STATS_URL"),
+    )
+    grandchallenge_url: str = Field(
+        default="https://grand-challenge.org",
+        validation_alias=AliasChoices("SONOHARVEST_GRANDCHALLENGE_URL"),
+    )
 
     zenodo_token: SecretStr | None = _env("ZENODO_TOKEN")
     github_token: SecretStr | None = _env("GITHUB_TOKEN")
@@ -79,6 +95,7 @@ class Settings(BaseSettings):
     kaggle_api_token: SecretStr | None = _env("KAGGLE_API_TOKEN")
     kaggle_username: str | None = _env("KAGGLE_USERNAME")
     kaggle_key: SecretStr | None = _env("KAGGLE_KEY")
+    figshare_token: SecretStr | None = _env("FIGSHARE_TOKEN")
 
     http_timeout: float = Field(
         default=30.0, validation_alias=AliasChoices("SONOHARVEST_HTTP_TIMEOUT")
@@ -130,7 +147,7 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every configured secret value, for redaction."""
         values = [self.zenodo_token, self.github_token, self.hf_token,
-                  self.kaggle_api_token, self.kaggle_key]
+                  self.kaggle_api_token, self.kaggle_key, self.figshare_token]
         return [v.get_secret_value() for v in values if v and v.get_secret_value()]
 
     def masked(self) -> dict[str, Any]:

@@ -713,6 +713,62 @@ def save_link_checks(con: duckdb.DuckDBPyConnection, results: list[tuple[Any, ..
                         results)
 
 
+def landing_pages_for(con: duckdb.DuckDBPyConnection, urls: list[str]
+                      ) -> dict[str, dict[str, Any]]:
+    """The cached landing page of each URL that has one (extracted parsed from JSON)."""
+    rows = _dicts(con.execute(
+        "SELECT url, final_url, status, ok, robots, error, etag, last_modified, extracted, "
+        "fetched_at FROM landing_pages WHERE url IN (SELECT unnest(?::VARCHAR[]))", [urls]))
+    for row in rows:
+        row["extracted"] = json.loads(row["extracted"]) if row["extracted"] else None
+    return {row["url"]: row for row in rows}
+
+
+def landing_urls_due(con: duckdb.DuckDBPyConnection, older_than: datetime,
+                     skip_hosts: list[str], limit: int) -> list[str]:
+    """Primary URLs of live entities on hosts not skipped, never fetched or fetched before
+    `older_than`; the longest unvisited first."""
+    rows = con.execute(
+        "WITH urls AS (SELECT DISTINCT e.facts->>'primary_url' AS url FROM entities e "
+        "  WHERE e.status IN ('active', 'withdrawn') AND e.facts->>'primary_url' IS NOT NULL) "
+        "SELECT u.url FROM urls u LEFT JOIN landing_pages p ON p.url = u.url "
+        "WHERE regexp_matches(u.url, '^https?://') "
+        "AND lower(regexp_extract(u.url, '^https?://([^/:?#]+)', 1)) "
+        "    NOT IN (SELECT unnest(?::VARCHAR[])) "
+        "AND (p.url IS NULL OR p.fetched_at < ?) "
+        "ORDER BY p.fetched_at NULLS FIRST, u.url LIMIT ?",
+        [skip_hosts, older_than, limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def landing_conflicts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Facts where an entity's landing page states another value than the source APIs."""
+    rows = con.execute(
+        "SELECT entity_id, facts->'landing'->'conflicts' FROM entities "
+        "WHERE status IN ('active', 'withdrawn') "
+        "AND facts->'landing'->'conflicts' IS NOT NULL ORDER BY entity_id").fetchall()
+    return [{"entity_id": eid, "field": name, **conflict}
+            for eid, blob in rows for name, conflict in json.loads(blob).items()]
+
+
+def save_landing_page(con: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    """One fetched page; a 304 (extracted None, ok) keeps the stored extraction."""
+    with transaction(con):
+        con.execute(
+            "INSERT INTO landing_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET final_url = excluded.final_url, "
+            "status = excluded.status, ok = excluded.ok, robots = excluded.robots, "
+            "error = excluded.error, etag = coalesce(excluded.etag, landing_pages.etag), "
+            "last_modified = coalesce(excluded.last_modified, landing_pages.last_modified), "
+            "extracted = CASE WHEN excluded.status = 304 THEN landing_pages.extracted "
+            "                 ELSE excluded.extracted END, "
+            "fetched_at = excluded.fetched_at",
+            [row["url"], row.get("final_url"), row.get("status"), row["ok"], row["robots"],
+             row.get("error"), row.get("etag"), row.get("last_modified"),
+             json.dumps(row["extracted"]) if row.get("extracted") is not None else None,
+             row["fetched_at"]])
+
+
 def dead_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, Any, datetime]]:
     """(entity_id, url, status or error, checked_at) of active entities whose link is dead."""
     return con.execute(
