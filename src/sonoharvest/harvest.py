@@ -67,7 +67,7 @@ def _item_key(item: RawItem) -> str:
     payload = item.payload if isinstance(item.payload, dict) else {}
     if isinstance(payload.get("repo"), dict):       # composite payloads (GitHub repo + README)
         payload = payload["repo"]
-    for key in ("id", "full_name", "ref", "doi"):
+    for key in ("id", "full_name", "ref", "doi", "slug"):
         if payload.get(key) not in (None, ""):
             return f"{item.item_type}:{payload[key]}"
     blob = json.dumps(item.payload, sort_keys=True, default=str).encode()

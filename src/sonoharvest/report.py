@@ -43,6 +43,8 @@ def run_report(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
         "other_errors": [e for e in run["errors"] or [] if e.get("stage") != "harvest"],
         "sources": [{"source": src, "entities": n, "only_here": solo}
                     for src, n, solo in warehouse.source_contributions(con)],
+        "hosts": [{"host": host, "entities": n, "found_by": found}
+                  for host, n, found in warehouse.host_contributions(con)],
     }
 
 
@@ -64,6 +66,13 @@ def to_markdown(report: dict[str, Any]) -> str:
                   "| --- | --- | --- |",
                   *(f"| {c['source']} | {c['entities']} | {c['only_here']} |"
                     for c in r["sources"]), ""]
+    if r.get("hosts"):
+        hosts = r["hosts"]
+        lines += ["| where entities are hosted | entities | found by |", "| --- | --- | --- |",
+                  *(f"| {_md(h['host'])} | {h['entities']} | {', '.join(h['found_by'])} |"
+                    for h in hosts[:LISTED]), ""]
+        if len(hosts) > LISTED:
+            lines += [f"… and {len(hosts) - LISTED} more hosts", ""]
     sections = (
         ("New entities", [f"{e['name']} ({e['kind']}, {e['tier'] or 'unscored'}, "
                           f"`{e['entity_id']}`)" for e in r["new_entities"]]),

@@ -1044,6 +1044,18 @@ def merge_staged(con: duckdb.DuckDBPyConnection, staged: Path, sources: list[str
     return {"records": int(records[0][0]) if records else 0}
 
 
+def host_contributions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, list[str]]]:
+    """(host of the primary URL, active entities hosted there, sources that found them):
+    where the catalogued resources live, whichever source led to them."""
+    return con.execute(
+        "WITH hosted AS (SELECT e.entity_id, lower(regexp_extract(e.facts->>'primary_url', "
+        "  '^https?://([^/:?#]+)', 1)) AS host FROM entities e WHERE e.status = 'active') "
+        "SELECT coalesce(nullif(h.host, ''), '(no web address)'), "
+        "count(DISTINCT h.entity_id), list(DISTINCT m.source ORDER BY m.source) "
+        "FROM hosted h JOIN entity_members m USING (entity_id) "
+        "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+
+
 def source_contributions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
     """(source, entities it has a copy of, entities only it found) over active entities."""
     return con.execute(

@@ -56,11 +56,13 @@ def test_unchanged_rerun_is_cheap_and_stores_nothing_new(name, con, full_setting
     second, _ = run_harvest(con, full_settings, [name], services, clock)
     assert second[name].status == "ok", second[name].message
     assert second[name].counts["new"] == 0 and second[name].counts["changed"] == 0
-    # At most one request per query key on the demo's small data; benchmarks/harvest_requests.py
-    # measures the ratio at scale.
+    # At most one request per query key on the demo's small data (plus a few re-checks); never
+    # more than the first run. Sources that must list everything (Grand Challenge has no
+    # search) cost as much as their listing; benchmarks/harvest_requests.py measures the
+    # ratio at scale.
     cursors = con.execute("SELECT count(*) FROM harvest_cursors WHERE source = ?", [name]
                           ).fetchone()[0]
-    assert second[name].counts["requests"] < first[name].counts["requests"]
+    assert second[name].counts["requests"] <= first[name].counts["requests"]
     assert second[name].counts["requests"] <= max(cursors, 1) + 10
 
 

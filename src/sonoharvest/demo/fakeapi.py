@@ -102,13 +102,16 @@ class FakeInternet:
         return response
 
     def _route(self, url: httpx.URL) -> FakeService | None:
+        """The service of the URL's host with the longest matching path prefix; a service
+        on host "*" (a catch-all web) answers only what no other service does."""
         best: tuple[int, FakeService] | None = None
         for service in self.services:
-            if service.host != url.host:
+            if service.host not in (url.host, "*"):
                 continue
             for prefix in service.paths:
-                if url.path.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                    best = (len(prefix), service)
+                length = len(prefix) if service.host != "*" else -1
+                if url.path.startswith(prefix) and (best is None or length > best[0]):
+                    best = (length, service)
         return best[1] if best else None
 
     def _throttle(self, service: FakeService, request: httpx.Request) -> httpx.Response | None:

@@ -6,7 +6,8 @@ from importlib import import_module
 
 from sonoharvest.sources.base import Source, SourceContext
 
-SOURCE_NAMES: tuple[str, ...] = ("zenodo", "github", "kaggle", "huggingface", "papers")
+SOURCE_NAMES: tuple[str, ...] = ("zenodo", "github", "kaggle", "huggingface", "papers", "datacite",
+                                 "figshare", "grandchallenge")
 
 
 def get_source(name: str) -> Source:
