@@ -272,3 +272,14 @@ def test_a_transport_failure_does_not_stop_the_others():
 def test_the_shipped_config_loads():
     config = LandingConfig.load(REPO_ROOT / "rubrics")
     assert "zenodo.org" in config.skip_hosts and config.refresh_days > 0
+
+
+def test_a_citation_doi_may_be_the_papers_so_only_resource_dois_fill_the_fact():
+    paper = '<meta name="citation_doi" content="10.1016/j.media.2023.102829">'
+    facts = apply_landing(_facts(), _page(f"<html><head>{paper}</head></html>"))
+    assert facts["doi"] is None
+    assert facts["landing"]["fields"]["doi"]["value"] == "10.1016/j.media.2023.102829"
+    data = "<p>Download from https://doi.org/10.5281/zenodo.11005384</p>"
+    facts = apply_landing(_facts(), _page(f"<html><body>{data}</body></html>"))
+    assert facts["doi"] == "10.5281/zenodo.11005384"
+    assert facts["landing"]["filled"]["doi"]["via"] == "landing page (doi mention)"

@@ -913,6 +913,11 @@ def _print_outcome(outcome: pipeline.RunOutcome, settings: Settings) -> None:
     if checked and checked["checked"]:
         out.print(f"checked {checked['checked']} links: {checked['dead']} dead "
                   "(`sonoharvest links` lists them)")
+    pages = outcome.counts.get("landing")
+    if pages and pages["fetched"]:
+        out.print(f"landing pages: {pages['read']} of {pages['fetched']} read "
+                  f"({pages['refused_by_robots']} refused by robots.txt, {pages['failed']} "
+                  "failed); `sonoharvest landing` lists where they disagree with the APIs")
     scored = outcome.counts.get("score")
     if scored:
         out.print(f"scored {scored['scored']} entities ({scored['retiered']} changed tier, "

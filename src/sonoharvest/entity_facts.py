@@ -23,8 +23,11 @@ TEXT_LIMIT = 30000
 METRICS_SUMMED = ("downloads", "views", "likes", "votes")
 METRICS_MAX = ("stars", "forks")
 PAPER_PREFIXES = ("doi:", "arxiv:")
+# DOI prefixes of data repositories (Zenodo, figshare, Mendeley Data, Hugging Face, Dryad,
+# Harvard Dataverse, PhysioNet, TCIA, 4TU.ResearchData): such DOIs name data, not papers.
 REPOSITORY_DOIS = ("doi:10.5281/zenodo.", "doi:10.6084/m9.figshare.", "doi:10.17632/",
-                   "doi:10.57967/hf/")          # data repositories, not papers
+                   "doi:10.57967/hf/", "doi:10.5061/dryad.", "doi:10.7910/dvn/", "doi:10.13026/",
+                   "doi:10.7937/", "doi:10.4121/")
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def _landing_line(landing: dict[str, Any] | None) -> str:
     if not landing.get("ok"):
         return f"not read ({landing.get('error')}), {when}"
     filled = landing.get("filled") or {}
-    added = ", ".join(f"{name} from {v['via'].removeprefix('landing page ')}"
+    added = ", ".join(f"{name} via {v['via'].removeprefix('landing page ').strip('()')}"
                       for name, v in filled.items()) or "nothing the APIs did not state"
     return f"read {when}: {added}"
 

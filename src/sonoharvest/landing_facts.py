@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from sonoharvest.access import classify_access
+from sonoharvest.entity_facts import REPOSITORY_DOIS
 from sonoharvest.identifiers import bare_doi
 from sonoharvest.licences import normalize_license
 from sonoharvest.sizes import extract_sizes
 
 SOURCE = "landing"      # the access rules' source name for text read on a page
+RESOURCE_DOI_VIA = ("json-ld", "signposting")
 
 
 def apply_landing(facts: dict[str, Any], page: dict[str, Any] | None) -> dict[str, Any]:
@@ -27,7 +29,7 @@ def apply_landing(facts: dict[str, Any], page: dict[str, Any] | None) -> dict[st
         return out
     fields = (page.get("extracted") or {}).get("fields") or {}
     summary: dict[str, Any] = {
-        "url": page["url"], "final_url": page.get("final_url"), "status": page.get("status"),
+        "url": page["url"], "final_url": page.get("final_url"),
         "ok": page.get("ok"), "robots": page.get("robots"), "error": page.get("error"),
         "fetched_at": _iso(page.get("fetched_at")),
         "fields": fields,
@@ -78,8 +80,12 @@ def _licence(out: dict[str, Any], fields: dict[str, Any], summary: dict[str, Any
 
 
 def _doi(out: dict[str, Any], fields: dict[str, Any], summary: dict[str, Any]) -> None:
+    """The resource's DOI: what JSON-LD or signposting name as the page's own identifier, or a
+    data repository's DOI; a citation_doi or a mention may be the paper's, so it only shows
+    in the landing fields."""
     doi = bare_doi(fields.get("doi", {}).get("value"))
-    if not doi:
+    if not doi or (fields["doi"].get("via") not in RESOURCE_DOI_VIA
+                   and not f"doi:{doi}".startswith(REPOSITORY_DOIS)):
         return
     if not out.get("doi"):
         _fill(out, summary, "doi", {"doi": doi}, _via(fields, "doi"))

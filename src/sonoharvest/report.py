@@ -43,9 +43,25 @@ def run_report(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
         "other_errors": [e for e in run["errors"] or [] if e.get("stage") != "harvest"],
         "sources": [{"source": src, "entities": n, "only_here": solo}
                     for src, n, solo in warehouse.source_contributions(con)],
-        "hosts": [{"host": host, "entities": n, "found_by": found}
-                  for host, n, found in warehouse.host_contributions(con)],
+        "hosts": hosting_sites(warehouse.host_contributions(con)),
     }
+
+
+# Sites that give each project its own subdomain (camus.grand-challenge.org): counted as one.
+SUBDOMAIN_SITES = ("grand-challenge.org", "github.io", "readthedocs.io")
+
+
+def hosting_sites(rows: list[tuple[str, int, list[str]]]) -> list[dict[str, Any]]:
+    """Per-host counts folded into sites (no "www.", one row per subdomain site)."""
+    sites: dict[str, dict[str, Any]] = {}
+    for host, n, found in rows:
+        site = host.removeprefix("www.")
+        site = next((s for s in SUBDOMAIN_SITES if site.endswith("." + s)), site)
+        entry = sites.setdefault(site, {"host": site, "entities": 0, "found_by": set()})
+        entry["entities"] += n
+        entry["found_by"].update(found)
+    return [{**e, "found_by": sorted(e["found_by"])}
+            for e in sorted(sites.values(), key=lambda e: (-e["entities"], e["host"]))]
 
 
 def to_markdown(report: dict[str, Any]) -> str:

@@ -53,7 +53,7 @@ FACT_FIELDS = frozenset({
     "kind", "name", "description", "text", "primary_url", "urls", "doi", "identifiers",
     "sources", "n_copies", "license", "license_class", "access", "size", "anatomy", "tasks",
     "keywords", "papers", "weights", "datasets", "used_by", "created_at", "updated_at",
-    "versions", "metrics", "link",
+    "versions", "metrics", "link", "landing",
 })
 
 Facts = Mapping[str, Any]

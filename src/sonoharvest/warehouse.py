@@ -746,7 +746,7 @@ def landing_conflicts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     rows = con.execute(
         "SELECT entity_id, facts->'landing'->'conflicts' FROM entities "
         "WHERE status IN ('active', 'withdrawn') "
-        "AND facts->'landing'->'conflicts' IS NOT NULL ORDER BY entity_id").fetchall()
+        "AND (facts->'landing'->'conflicts') IS NOT NULL ORDER BY entity_id").fetchall()
     return [{"entity_id": eid, "field": name, **conflict}
             for eid, blob in rows for name, conflict in json.loads(blob).items()]
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import SecretStr
 
-from sonoharvest.http import HttpClient
+from sonoharvest.http import HttpClient, HttpError
 from sonoharvest.records import Batch, RawItem, Record
 from sonoharvest.settings import Settings
 
@@ -58,6 +59,58 @@ def bearer(secret: SecretStr | None) -> dict[str, str]:
     """An Authorization header for a token, or no header when it is unset."""
     token = secret.get_secret_value().strip() if secret else ""
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def term_groups(terms: list[str], per_query: int) -> list[list[str]]:
+    """The vocabulary's distinct terms, stripped, in groups of `per_query` (one query each)."""
+    unique = list(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
+    step = max(1, per_query)
+    return [unique[i:i + step] for i in range(0, len(unique), step)]
+
+
+def field_queries(terms: list[str], fields: list[str], per_query: int) -> list[str]:
+    """Elasticsearch query strings (Zenodo, DataCite) ORing `per_query` terms over `fields`;
+    anything but a plain word is quoted as a phrase (so "B-mode" is not read as B NOT mode)."""
+    return [" OR ".join(f"{f}:({' OR '.join(map(_phrase, group))})" for f in fields)
+            for group in term_groups(terms, per_query)]
+
+
+def _phrase(term: str) -> str:
+    return term if re.fullmatch(r"[A-Za-z0-9]+", term) else '"' + re.sub(r'["\\]', "", term) + '"'
+
+
+async def recheck_stale(ctx: SourceContext, item_type: str, url_of: Callable[[str], str], *,
+                        gone: tuple[int, ...] = (404, 410),
+                        headers: dict[str, str] | None = None,
+                        payload_of: Callable[[str, Any], Any] = lambda source_id, data: data,
+                        ) -> AsyncIterator[Batch]:
+    """Re-fetch (ETag-revalidated) up to `recheck_max` records not seen by a search for
+    `recheck_after_days`: a `gone` status means withdrawn, a 304 unchanged. `payload_of` turns
+    a reply into the stored payload (None: nothing to store)."""
+    days, limit = ctx.config.get("recheck_after_days"), int(ctx.config.get("recheck_max", 0))
+    if ctx.full or days is None or limit <= 0:
+        return
+    stale = ctx.known(item_type=item_type,
+                      seen_before=ctx.started_at - timedelta(days=float(days)))
+    batch = Batch()
+    for source_id in stale[:limit]:
+        batch.requests += 1
+        try:
+            reply = await ctx.http.get(url_of(source_id), headers=headers, revalidate=True)
+        except HttpError as exc:
+            if exc.status not in gone:
+                raise
+            batch.gone.append(source_id)
+            continue
+        if reply.not_modified:
+            batch.unchanged.append(source_id)
+        elif (payload := payload_of(source_id, reply.data)) is not None:
+            batch.items.append(RawItem(item_type, payload))
+        if batch.requests >= 20:
+            yield batch
+            batch = Batch()
+    if batch.requests:
+        yield batch
 
 
 def load_config(rubrics_dir: Path, source: str) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from sonoharvest.http import HttpError
 from sonoharvest.identifiers import (
     bare_doi,
     extract_identifiers,
@@ -27,7 +26,8 @@ from sonoharvest.identifiers import (
     normalize_url,
 )
 from sonoharvest.records import Batch, RawItem, Record, parse_time
-from sonoharvest.sources.base import Source, SourceContext
+from sonoharvest.sources.base import Source, SourceContext, recheck_stale
+from sonoharvest.sources.base import field_queries as build_queries
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +92,10 @@ async def harvest(ctx: SourceContext) -> AsyncIterator[Batch]:
             since = parse_time(mark) - overlap if mark else start
             async for batch in _walk(ctx, _Query(key, rtype, q, size, since), seen):
                 yield batch
-    async for batch in _recheck(ctx):
+    async for batch in recheck_stale(
+            ctx, ITEM, lambda doi: f"{ctx.base_url}/dois/{quote(doi, safe='/')}", gone=GONE,
+            headers=ACCEPT, payload_of=_unwrapped):
         yield batch
-
-
-def build_queries(terms: list[str], fields: list[str], per_query: int) -> list[str]:
-    """Elasticsearch query strings ORing `per_query` vocabulary terms over the given fields;
-    anything but a plain word is quoted as a phrase (so "B-mode" is not read as B NOT mode)."""
-    quoted = [t if re.fullmatch(r"[A-Za-z0-9]+", t) else '"' + re.sub(r'["\\]', "", t) + '"'
-              for t in dict.fromkeys(t.strip() for t in terms if t and t.strip())]
-    step = max(1, per_query)
-    groups = [quoted[i:i + step] for i in range(0, len(quoted), step)]
-    return [" OR ".join(f"{f}:({' OR '.join(g)})" for f in fields) for g in groups]
 
 
 def query_string(query: str, since: datetime | None) -> str:
@@ -182,38 +174,15 @@ def _next_cursor(data: dict[str, Any]) -> tuple[bool, str | None]:
     return True, (values[0] if values and values[0] else None)
 
 
+def _unwrapped(doi: str, data: Any) -> Any:
+    """A single-DOI answer holds the DOI object under `data`, as search pages list them."""
+    inner = data.get("data") if isinstance(data, dict) else None
+    return inner if isinstance(inner, dict) else data
+
+
 def _total(data: dict[str, Any]) -> int | None:
     total = (data.get("meta") or {}).get("total")
     return int(total) if isinstance(total, int | float) else None
-
-
-async def _recheck(ctx: SourceContext) -> AsyncIterator[Batch]:
-    """Re-fetch DOIs not seen for a while: a 404 means the DOI was deleted or hidden."""
-    days, limit = ctx.config.get("recheck_after_days"), int(ctx.config.get("recheck_max", 0))
-    if ctx.full or days is None or limit <= 0:
-        return
-    stale = ctx.known(item_type=ITEM, seen_before=ctx.started_at - timedelta(days=float(days)))
-    batch = Batch()
-    for doi in stale[:limit]:
-        batch.requests += 1
-        try:
-            reply = await ctx.http.get(f"{ctx.base_url}/dois/{quote(doi, safe='/')}",
-                                       headers=ACCEPT, revalidate=True)
-        except HttpError as exc:
-            if exc.status not in GONE:
-                raise
-            batch.gone.append(doi)
-            continue
-        if reply.not_modified:
-            batch.unchanged.append(doi)
-        else:
-            data = reply.data.get("data") if isinstance(reply.data, dict) else None
-            batch.items.append(RawItem(ITEM, data if isinstance(data, dict) else reply.data))
-        if batch.requests >= 20:
-            yield batch
-            batch = Batch()
-    if batch.requests:
-        yield batch
 
 
 def _iso(value: datetime) -> str:

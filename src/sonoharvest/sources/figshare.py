@@ -22,7 +22,7 @@ from sonoharvest.identifiers import (
 )
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
-from sonoharvest.sources.base import Source, SourceContext
+from sonoharvest.sources.base import Source, SourceContext, recheck_stale, term_groups
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,9 @@ async def harvest(ctx: SourceContext) -> AsyncIterator[Batch]:
             since = (mark - overlap).date() if mark else None
             async for batch in _walk(ctx, run, query, since, mark):
                 yield batch
-    async for batch in _recheck(ctx):
+    async for batch in recheck_stale(ctx, ITEM, lambda i: f"{ctx.base_url}/v2/articles/{i}",
+                                     gone=GONE,
+                                     payload_of=lambda i, data: _rechecked(ctx, i, data)):
         yield batch
 
 
@@ -135,11 +137,16 @@ def item_type_id(name: str | int) -> int:
 
 def build_queries(terms: list[str], fields: list[str], per_query: int) -> list[str]:
     """`:field: "term"` expressions joined by OR, `per_query` vocabulary terms each."""
-    quoted = ['"' + t.replace('"', "") + '"'
-              for t in dict.fromkeys(t.strip() for t in terms if t and t.strip())]
-    step = max(1, per_query)
-    groups = [quoted[i:i + step] for i in range(0, len(quoted), step)]
-    return [" OR ".join(f":{f}: {t}" for t in group for f in fields) for group in groups]
+    return [" OR ".join(f':{f}: "{t.replace(chr(34), "")}"' for t in group for f in fields)
+            for group in term_groups(terms, per_query)]
+
+
+def _rechecked(ctx: SourceContext, source_id: str, data: Any) -> dict[str, Any] | None:
+    """A re-fetched article, keeping the stored counts (the re-check does not fetch stats)."""
+    if not isinstance(data, dict):
+        return None
+    stored = ctx.stored(source_id)
+    return _carry(data, stored if isinstance(stored, dict) else None)
 
 
 async def _walk(ctx: SourceContext, run: _Run, query: _Query, since: date | None,
@@ -276,35 +283,6 @@ def _carry(payload: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, 
     if stored and stored.get("stats") and not payload.get("stats"):
         return {**payload, "stats": stored["stats"]}
     return payload
-
-
-async def _recheck(ctx: SourceContext) -> AsyncIterator[Batch]:
-    """Re-fetch articles not seen for a while: a 404 means withdrawn (deleted or private)."""
-    days, limit = ctx.config.get("recheck_after_days"), int(ctx.config.get("recheck_max", 0))
-    if ctx.full or days is None or limit <= 0:
-        return
-    stale = ctx.known(item_type=ITEM, seen_before=ctx.started_at - timedelta(days=float(days)))
-    batch = Batch()
-    for source_id in stale[:limit]:
-        batch.requests += 1
-        try:
-            reply = await ctx.http.get(f"{ctx.base_url}/v2/articles/{source_id}", revalidate=True)
-        except HttpError as exc:
-            if exc.status not in GONE:
-                raise
-            batch.gone.append(source_id)
-            continue
-        if reply.not_modified:
-            batch.unchanged.append(source_id)
-        elif isinstance(reply.data, dict):
-            stored = ctx.stored(source_id)
-            batch.items.append(RawItem(ITEM, _carry(reply.data,
-                                                    stored if isinstance(stored, dict) else None)))
-        if batch.requests >= 20:
-            yield batch
-            batch = Batch()
-    if batch.requests:
-        yield batch
 
 
 def _time(value: Any) -> datetime | None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sonoharvest.http import HttpError
 from sonoharvest.identifiers import (
     bare_doi,
     extract_identifiers,
@@ -21,7 +20,8 @@ from sonoharvest.identifiers import (
 )
 from sonoharvest.records import Batch, RawItem, Record, parse_time
 from sonoharvest.settings import Settings
-from sonoharvest.sources.base import Source, SourceContext, bearer
+from sonoharvest.sources.base import Source, SourceContext, bearer, recheck_stale
+from sonoharvest.sources.base import field_queries as build_queries
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,9 @@ async def harvest(ctx: SourceContext) -> AsyncIterator[Batch]:
             lo = query.mark - overlap if query.mark else None
             async for batch in _walk(ctx, query, lo, None):
                 yield batch
-    async for batch in _recheck(ctx):
+    async for batch in recheck_stale(ctx, ITEM, lambda i: f"{ctx.base_url}/api/records/{i}",
+                                     gone=GONE):
         yield batch
-
-
-def build_queries(terms: list[str], fields: list[str], per_query: int) -> list[str]:
-    """OR-queries over the given fields, `per_query` vocabulary terms each; phrases quoted."""
-    quoted = [t if re.fullmatch(r"[A-Za-z0-9]+", t) else '"' + t.replace('"', "") + '"'
-              for t in dict.fromkeys(t.strip() for t in terms if t and t.strip())]
-    groups = [quoted[i:i + max(1, per_query)] for i in range(0, len(quoted), max(1, per_query))]
-    return [" OR ".join(f"{f}:({' OR '.join(g)})" for f in fields) for g in groups]
 
 
 async def _walk(ctx: SourceContext, query: _Query, lo: datetime | None,
@@ -138,33 +131,6 @@ async def _search(ctx: SourceContext, query: _Query, lo: datetime | None, hi: da
     params = {"q": q, "type": query.rtype, "sort": ctx.config.get("sort", "newest"),
               "page": page, "size": query.size}
     return await ctx.http.get(f"{ctx.base_url}/api/records", params=params)
-
-
-async def _recheck(ctx: SourceContext) -> AsyncIterator[Batch]:
-    """Re-fetch records not seen for a while: a 404/410 means the record was withdrawn."""
-    days, limit = ctx.config.get("recheck_after_days"), int(ctx.config.get("recheck_max", 0))
-    if ctx.full or days is None or limit <= 0:
-        return
-    stale = ctx.known(item_type=ITEM, seen_before=ctx.started_at - timedelta(days=float(days)))
-    batch = Batch()
-    for source_id in stale[:limit]:
-        batch.requests += 1
-        try:
-            reply = await ctx.http.get(f"{ctx.base_url}/api/records/{source_id}", revalidate=True)
-        except HttpError as exc:
-            if exc.status not in GONE:
-                raise
-            batch.gone.append(source_id)
-            continue
-        if reply.not_modified:
-            batch.unchanged.append(source_id)
-        else:
-            batch.items.append(RawItem(ITEM, reply.data))
-        if batch.requests >= 20:
-            yield batch
-            batch = Batch()
-    if batch.requests:
-        yield batch
 
 
 def _total(data: Any) -> int:
