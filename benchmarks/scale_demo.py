@@ -97,6 +97,48 @@ def _papers(items: dict[str, Any], k: int) -> dict[str, Any]:
     return {"hf_papers": papers, "pwc_archive": archive}
 
 
+def _datacite(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    out = []
+    for r in items:
+        c = copy.deepcopy(r)
+        attrs = c.get("attributes") or {}
+        if isinstance(attrs.get("doi"), str):
+            attrs["doi"] = f"{attrs['doi']}.copy{k}"
+            c["id"] = attrs["doi"]
+        attrs["created"] = _earlier(attrs.get("created"), k)     # cursor order: created
+        for t in attrs.get("titles") or []:
+            _suffix(t, "title", k)
+        out.append(c)
+    return out
+
+
+def _figshare(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    out = []
+    for r in items:
+        c = copy.deepcopy(r)
+        if isinstance(c.get("id"), int):
+            c["id"] += k * OFFSET
+            if isinstance(c.get("doi"), str):
+                c["doi"] = f"10.6084/m9.figshare.{c['id']}.v1"
+            if isinstance(c.get("url_public_html"), str):
+                c["url_public_html"] = c["url_public_html"].rsplit("/", 1)[0] + f"/{c['id']}"
+        _suffix(c, "title", k)
+        out.append(c)
+    return out
+
+
+def _grandchallenge(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    out = []
+    for r in items:
+        c = copy.deepcopy(r)
+        if isinstance(c.get("slug"), str):
+            c["slug"] = f"{c['slug']}-copy{k}"
+            c["url"] = f"https://{c['slug'].lower()}.grand-challenge.org/"
+            c["api_url"] = f"https://grand-challenge.org/api/v1/challenges/{c['slug']}/"
+        out.append(c)
+    return out
+
+
 def _earlier(stamp: Any, minutes: int) -> Any:
     from datetime import datetime, timedelta
 
@@ -133,7 +175,10 @@ def _demo_items(name: str) -> Any:
 
 
 CLONERS = {"zenodo": _zenodo, "kaggle": _kaggle, "github": _github,
-           "huggingface": _huggingface, "papers": _papers}
+           "huggingface": _huggingface, "papers": _papers, "datacite": _datacite,
+           "figshare": _figshare, "grandchallenge": _grandchallenge}
+# Where the records sit in a source's demo file, when not at the top.
+RECORDS_KEY = {"github": "repositories", "datacite": "data", "figshare": "articles"}
 
 
 def scale_services(name: str, _demo: list[fakeapi.FakeService], copies: int
@@ -142,8 +187,8 @@ def scale_services(name: str, _demo: list[fakeapi.FakeService], copies: int
     from importlib import import_module
 
     items = _demo_items(name)
-    if name == "github":
-        items = items["repositories"]
+    if name in RECORDS_KEY:
+        items = items[RECORDS_KEY[name]]
     clone = CLONERS[name]
     scaled = _merge([items] + [clone(items, k) for k in range(1, copies)])
     return import_module(f"sonoharvest.demo.{name}").services(scaled)

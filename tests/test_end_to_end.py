@@ -15,6 +15,7 @@ from sonoharvest.classify import evaluate, make_embedder
 from sonoharvest.cli import app
 from sonoharvest.licences import LICENSE_CLASSES
 from sonoharvest.relevance import load_config
+from sonoharvest.report import run_report
 from sonoharvest.settings import REPO_ROOT, Settings
 from sonoharvest.sources import SOURCE_NAMES
 
@@ -58,6 +59,27 @@ def test_hard_negatives_and_positives_land_where_they_should(home, first_run):
     assert verdict("sonar") and not any(verdict("sonar"))
     relevant_share = sum(rows.values()) / len(rows)
     assert 0.4 < relevant_share < 0.9
+
+
+def test_new_sources_reach_other_hosts_and_landing_pages_add_facts(home, first_run):
+    landing = first_run.counts["landing"]
+    assert landing["read"] >= 20 and landing["refused_by_robots"] >= 1
+    con = warehouse.connect(home / "sonoharvest.duckdb", read_only=True)
+    try:
+        sites = {h["host"]: h for h in run_report(con)["hosts"]}
+        conflicts = warehouse.landing_conflicts(con)
+        # a DataCite copy of a Zenodo DOI joins the Zenodo record's entity
+        joined = con.execute(
+            "SELECT count(DISTINCT entity_id) FROM entity_members WHERE entity_id IN ("
+            "SELECT entity_id FROM entity_members WHERE source = 'datacite') "
+            "AND source = 'zenodo'").fetchone()[0]
+    finally:
+        con.close()
+    for host in ("physionet.org", "datadryad.org", "dataverse.harvard.edu"):
+        assert sites[host]["found_by"] == ["datacite"], host
+    assert "grandchallenge" in sites["grand-challenge.org"]["found_by"]
+    assert joined >= 4
+    assert any(c["field"] == "license" and c["page"] == "CC-BY-NC-4.0" for c in conflicts)
 
 
 def test_rerun_is_incremental_and_reported(home, first_run):

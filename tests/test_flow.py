@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from sonoharvest.settings import REPO_ROOT
+from sonoharvest.sources import SOURCE_NAMES
 
 sys.path.insert(0, str(REPO_ROOT / "flows"))
 sys.path.insert(0, str(REPO_ROOT / "deployments"))
@@ -65,12 +66,12 @@ def test_the_flow_runs_end_to_end_offline_on_dask_and_publishes_a_report(tmp_pat
         with get_client(sync_client=True) as client:
             artifacts = client.read_artifacts()
     assert result["status"] == "ok", result["errors"]
-    assert set(result["counts"]["harvest"]) == {"zenodo", "github", "kaggle", "huggingface",
-                                               "papers"}
+    assert set(result["counts"]["harvest"]) == set(SOURCE_NAMES)
     assert {"classify", "resolve", "score", "queue", "export"} <= set(result["counts"])
     assert result["counts"]["resolve"]["entities"] >= 100
     assert "| new entities |" in result["report"]
     assert "| zenodo |" in result["report"] and "found only there" in result["report"]
+    assert "| where entities are hosted |" in result["report"]
     assert any(a.key == "sonoharvest-weekly-report" and "sonoharvest run" in (a.data or "")
                for a in artifacts)
     assert (tmp_path / "exports" / "datasets.parquet").exists()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,11 +174,15 @@ def _rubric(tmp_path: Path, text: str) -> Path:
     return path
 
 
+# The index an entry appended to the shipped `patterns` list gets.
+NEXT_PATTERN = f"patterns[{len(yaml.safe_load(RUBRIC.read_text(encoding='utf-8'))['patterns'])}]"
+
+
 @pytest.mark.parametrize(("extra", "entry"), [
     ("\nbogus: 1\n", "bogus"),
-    ("  - regex: '(unclosed'\n    target: MIT\n", "patterns[28]"),
-    ("  - regex: 'foo'\n    target: NOT-A-LICENCE\n", "patterns[28]"),
-    ("  - regex: 'foo'\n    target: 'CC-\\2'\n", "patterns[28]"),
+    ("  - regex: '(unclosed'\n    target: MIT\n", NEXT_PATTERN),
+    ("  - regex: 'foo'\n    target: NOT-A-LICENCE\n", NEXT_PATTERN),
+    ("  - regex: 'foo'\n    target: 'CC-\\2'\n", NEXT_PATTERN),
 ])
 def test_invalid_rubric_names_file_and_entry(tmp_path, extra, entry):
     path = _rubric(tmp_path, extra)

@@ -228,8 +228,7 @@ def _load_state(value: str | None) -> dict[str, Any]:
 def _save_state(ctx: SourceContext, listing: _Listing,
                 state: dict[str, Any]) -> tuple[str, str]:
     newest = max(filter(None, (listing.newest, listing.since)), default=None)
-    value = {"modified": newest.isoformat() if newest else state.get("modified"),
-             "listed_at": ctx.started_at.astimezone(UTC).isoformat()}
+    value = {"modified": newest.isoformat() if newest else state.get("modified")}
     return CURSOR, json.dumps(value, sort_keys=True)
 
 
