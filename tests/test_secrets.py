@@ -4,7 +4,7 @@ the warehouse, the curation store, the exports, or the error messages of failed 
 The demo's fake APIs accept any token. `pipeline.demo_settings` replaces GITHUB_TOKEN and
 KAGGLE_API_TOKEN by "demo-token" (Kaggle needs one to run at all); these tests remove that
 override so that every real configured token (GITHUB_TOKEN, HF_TOKEN, ZENODO_TOKEN,
-KAGGLE_API_TOKEN, and KAGGLE_USERNAME + KAGGLE_KEY) is actually sent, and they check that it
+KAGGLE_API_TOKEN, FIGSHARE_TOKEN, and KAGGLE_USERNAME + KAGGLE_KEY) is actually sent, and they check that it
 was. Only the embedding classifier is replaced (by a stub: it takes minutes and sends no
 token); harvest, curator decisions, resolution, link checks, scoring, the review queue and
 the exports all run for real.
@@ -35,6 +35,7 @@ TOKENS = {
     "HF_TOKEN": "hf_SECRETTESTTOKEN456",
     "ZENODO_TOKEN": "zen_SECRETTESTTOKEN789",
     "KAGGLE_API_TOKEN": "KGAT_SECRETTESTTOKEN000",
+    "FIGSHARE_TOKEN": "figSECRETTESTTOKEN111",
 }
 # Where each token may go: its own API hosts (the papers source reads the Hugging Face
 # datasets server with HF_TOKEN).
@@ -44,6 +45,7 @@ OWN_HOSTS = {
     "ZENODO_TOKEN": {"zenodo.org"},
     "KAGGLE_API_TOKEN": {"api.kaggle.com"},
     "KAGGLE_KEY": {"api.kaggle.com"},
+    "FIGSHARE_TOKEN": {"api.figshare.com"},
 }
 NOISY = ("sonoharvest", "sonoharvest.sources", "httpx", "httpcore", "urllib3")
 runner = CliRunner()
@@ -216,7 +218,7 @@ def test_failed_sources_report_errors_without_tokens(tmp_path, sent, logs, capfd
     assert not [s for s in secrets if s in json.dumps(outcome.errors)]
     # The redirect to another host did not carry the Kaggle token along.
     assert ("collector.example.net", None) in sent
-    assert_sent_only_home(sent, TOKENS)
+    assert_sent_only_home(sent, {k: v for k, v in TOKENS.items() if k != "FIGSHARE_TOKEN"})
     assert not [s for s in secrets if s in logs.text]
     out, err = capfd.readouterr()
     assert not [s for s in secrets if s in out + err]
