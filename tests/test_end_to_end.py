@@ -66,7 +66,12 @@ def test_new_sources_reach_other_hosts_and_landing_pages_add_facts(home, first_r
     assert landing["read"] >= 20 and landing["refused_by_robots"] >= 1
     con = warehouse.connect(home / "sonoharvest.duckdb", read_only=True)
     try:
-        sites = {h["host"]: h for h in run_report(con)["hosts"]}
+        report = run_report(con)
+        sites = {h["host"]: h for h in report["hosts"]}
+        one_source = con.execute(
+            "SELECT count(*) FROM (SELECT entity_id FROM entity_members JOIN entities e "
+            "USING (entity_id) WHERE e.status = 'active' GROUP BY entity_id "
+            "HAVING count(DISTINCT source) = 1)").fetchone()[0]
         conflicts = warehouse.landing_conflicts(con)
         # a DataCite copy of a Zenodo DOI joins the Zenodo record's entity
         joined = con.execute(
@@ -79,6 +84,8 @@ def test_new_sources_reach_other_hosts_and_landing_pages_add_facts(home, first_r
         assert sites[host]["found_by"] == ["datacite"], host
     assert "grandchallenge" in sites["grand-challenge.org"]["found_by"]
     assert joined >= 4
+    assert sum(c["only_here"] for c in report["sources"]) == one_source
+    assert 0 < one_source < report["active_entities"]
     assert any(c["field"] == "license" and c["page"] == "CC-BY-NC-4.0" for c in conflicts)
 
 

@@ -72,6 +72,7 @@ def test_the_flow_runs_end_to_end_offline_on_dask_and_publishes_a_report(tmp_pat
     assert "| new entities |" in result["report"]
     assert "| zenodo |" in result["report"] and "found only there" in result["report"]
     assert "| where entities are hosted |" in result["report"]
+    assert "active entities were found by one source only" in result["report"]
     assert any(a.key == "sonoharvest-weekly-report" and "sonoharvest run" in (a.data or "")
                for a in artifacts)
     assert (tmp_path / "exports" / "datasets.parquet").exists()

@@ -43,6 +43,7 @@ def run_report(con: duckdb.DuckDBPyConnection, run_id: str | None = None,
         "other_errors": [e for e in run["errors"] or [] if e.get("stage") != "harvest"],
         "sources": [{"source": src, "entities": n, "only_here": solo}
                     for src, n, solo in warehouse.source_contributions(con)],
+        "active_entities": warehouse.active_entity_count(con),
         "hosts": hosting_sites(warehouse.host_contributions(con)),
     }
 
@@ -82,6 +83,9 @@ def to_markdown(report: dict[str, Any]) -> str:
                   "| --- | --- | --- |",
                   *(f"| {c['source']} | {c['entities']} | {c['only_here']} |"
                     for c in r["sources"]), ""]
+        single = sum(c["only_here"] for c in r["sources"])
+        lines += [f"{single} of {r.get('active_entities', '?')} active entities were found by "
+                  "one source only.", ""]
     if r.get("hosts"):
         hosts = r["hosts"]
         lines += ["| where entities are hosted | entities | found by |", "| --- | --- | --- |",

@@ -1056,6 +1056,10 @@ def host_contributions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, l
         "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
 
 
+def active_entity_count(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT count(*) FROM entities WHERE status = 'active'").fetchone()[0]
+
+
 def source_contributions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int]]:
     """(source, entities it has a copy of, entities only it found) over active entities."""
     return con.execute(
