@@ -18,6 +18,7 @@ from sonoharvest.identifiers import (
     hf_id,
     is_weight_file,
     normalize_arxiv,
+    normalize_grandchallenge,
     normalize_doi,
     normalize_github,
     normalize_hf,
@@ -34,6 +35,7 @@ from sonoharvest.identifiers import (
 NORMALISERS: list[Callable[[object], str | None]] = [
     normalize_doi, bare_doi, normalize_arxiv, normalize_github, normalize_hf, normalize_kaggle,
     normalize_zenodo, normalize_pmid, normalize_url, normalize_identifier, normalize_link,
+    normalize_grandchallenge,
 ]
 
 
@@ -158,6 +160,13 @@ def test_normalize_kaggle(value, expected):
     (normalize_pmid, "https://pubmed.ncbi.nlm.nih.gov/31234567/", "pmid:31234567"),
     (normalize_pmid, "https://www.ncbi.nlm.nih.gov/pubmed/31234567", "pmid:31234567"),
     (normalize_pmid, "0", None),
+    (normalize_grandchallenge, "https://CAMUS.grand-challenge.org/Data/", "grandchallenge:camus"),
+    (normalize_grandchallenge, "http://hc18.grand-challenge.org", "grandchallenge:hc18"),
+    (normalize_grandchallenge, "grandchallenge: TUS-REC2024", "grandchallenge:tus-rec2024"),
+    (normalize_grandchallenge, "https://grand-challenge.org/challenges/", None),
+    (normalize_grandchallenge, "https://www.grand-challenge.org/", None),
+    (normalize_grandchallenge, "https://a.b.grand-challenge.org/", None),
+    (normalize_grandchallenge, "https://camus.grand-challenge.org.evil.com/", None),
 ])
 def test_normalize_zenodo_and_pmid(normalise, value, expected):
     assert normalise(value) == expected
@@ -326,7 +335,7 @@ def embedded(draw: st.DrawFn) -> tuple[str, str]:
 
 
 ANY_TEXT = st.one_of(st.text(), st.from_regex(
-    r"(https?://|doi:|arxiv:|github:|hf:|kaggle:|zenodo:|pmid:|git@github\.com:)?"
+    r"(https?://|doi:|arxiv:|github:|hf:|kaggle:|zenodo:|pmid:|grandchallenge:|git@github\.com:)?"
     r"[\w.:/?#@%&=+~()\[\]-]{0,40}", fullmatch=True))
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -9,6 +9,7 @@ their formats are a contract (other code and stored records rely on them):
     hf:models/owner/name          also hf:datasets/..., hf:spaces/... (lower case)
     kaggle:owner/slug             a dataset; kaggle:models/owner/slug is a model
     zenodo:123                    a record id (the DOI 10.5281/zenodo.123 stays a DOI)
+    grandchallenge:camus          a challenge (its site <slug>.grand-challenge.org), lower case
     pmid:123
 
 Links that are none of these are kept as URLs normalised by `normalize_url`.
@@ -34,8 +35,8 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 __all__ = [
     "ArxivId", "bare_doi", "extract_identifiers", "hf_id", "is_url", "is_weight_file",
-    "normalize_arxiv", "normalize_doi", "normalize_github", "normalize_hf",
-    "normalize_identifier", "normalize_kaggle", "normalize_link", "normalize_pmid",
+    "normalize_arxiv", "normalize_doi", "normalize_github", "normalize_grandchallenge",
+    "normalize_hf", "normalize_identifier", "normalize_kaggle", "normalize_link", "normalize_pmid",
     "normalize_url", "normalize_zenodo", "parse_arxiv", "weight_links",
 ]
 
@@ -45,6 +46,9 @@ GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
 HF_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co"})
 KAGGLE_HOSTS = frozenset({"kaggle.com", "www.kaggle.com"})
 ZENODO_HOSTS = frozenset({"zenodo.org", "www.zenodo.org"})
+GRAND_CHALLENGE = ".grand-challenge.org"
+# Subdomains of grand-challenge.org that are the platform's own sites, not challenges.
+GRAND_CHALLENGE_SITES = frozenset({"www", "support", "docs", "public", "api"})
 PUBMED_HOSTS = frozenset({"pubmed.ncbi.nlm.nih.gov", "www.ncbi.nlm.nih.gov", "ncbi.nlm.nih.gov"})
 
 # First path segments of github.com that are pages of GitHub itself, not an owner.
@@ -82,6 +86,7 @@ _ARXIV_SHAPE = re.compile(r"(?P<id>(?P<yymm>[0-9]{4})\.(?P<num>[0-9]{4,5})"
 _PREFIX = re.compile(r"(?P<scheme>[a-z]+):\s*", re.I)
 _PMID = re.compile(r"0*([1-9][0-9]{0,9})")
 _ZENODO_RECID = re.compile(r"0*([1-9][0-9]*)")
+_CHALLENGE_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")   # one DNS label
 _TRAILING = ".,;:!?*~'\"`"  # not "_": names may end with it
 # A DOI inside a publisher's URL ends before these (…/10.3389/fmed.2021.1/full).
 _DOI_URL_TAIL = re.compile(r"(?:\.(?:svg|pdf|png)|/(?:full|abstract|pdf|epdf|html|figures|"
@@ -288,6 +293,24 @@ def normalize_zenodo(value: object) -> str | None:
     return f"zenodo:{match[1]}" if match else None
 
 
+def normalize_grandchallenge(value: object) -> str | None:
+    """"grandchallenge:<slug>" for any page of a challenge's site (https://camus.grand-
+    challenge.org/Data/) or a "grandchallenge:" string, else None."""
+    text = _text(value)
+    if (prefix := _PREFIX.match(text)) and prefix["scheme"].lower() == "grandchallenge":
+        slug = text[prefix.end():]
+    else:
+        parts = _split(text, frozenset())
+        host = (parts.hostname or "") if parts is not None else ""
+        if not host.endswith(GRAND_CHALLENGE):
+            return None
+        slug = host[:-len(GRAND_CHALLENGE)]
+    slug = slug.strip().lower()
+    if not _CHALLENGE_SLUG.fullmatch(slug) or slug in GRAND_CHALLENGE_SITES:
+        return None
+    return f"grandchallenge:{slug}"
+
+
 def normalize_pmid(value: object) -> str | None:
     """"pmid:N" for a PubMed id (digits, "PMID: N") or a PubMed URL, else None."""
     text = _text(value)
@@ -330,7 +353,7 @@ def normalize_identifier(value: object, scheme: str | None = None) -> str | None
         return None
     text = _text(value)
     for normalise in (normalize_arxiv, normalize_github, normalize_hf, normalize_kaggle,
-                      normalize_zenodo):
+                      normalize_zenodo, normalize_grandchallenge):
         if found := normalise(text):
             return found
     prefix = _PREFIX.match(text)

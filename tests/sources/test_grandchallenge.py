@@ -85,7 +85,7 @@ def test_maps_the_current_serializer_shape():
     assert record.source == "grandchallenge" and record.source_id == "camus"
     assert record.kind_hint == "dataset" and record.title == "CAMUS"
     assert record.url == "https://camus.grand-challenge.org/"
-    assert record.identifiers == ["https://camus.grand-challenge.org"]  # as other records link it
+    assert record.identifiers == ["grandchallenge:camus"]   # what any link to its site names
     assert record.related == ["doi:10.1109/tmi.2019.2900516", "arxiv:1908.02194",
                               "doi:10.5281/zenodo.7912321"]  # publications, then the text
     assert record.keywords == ["ZIP", "Algorithm", "Open", "Publication"]

@@ -43,6 +43,7 @@ from sonoharvest.http import HttpError
 from sonoharvest.identifiers import (
     extract_identifiers,
     is_url,
+    normalize_grandchallenge,
     normalize_identifier,
     normalize_url,
 )
@@ -264,7 +265,8 @@ def to_record(item: RawItem) -> Record:
         raise ValueError(f"challenge {slug} has no title (title={title!r})")
     description = clean_text(str(p.get("description") or ""))
     url = str(p.get("url") or "") or None
-    own = normalize_url(url) if url else None
+    # Other records link any page of the challenge's site; they all name this identifier.
+    own = normalize_grandchallenge(url) or normalize_grandchallenge(f"grandchallenge:{slug}")
     related = [_publication(pub) for pub in p.get("publications") or []]
     related += [i for i in extract_identifiers(description) if not is_url(i)]
     access, _ = access_terms(description)
@@ -272,8 +274,6 @@ def to_record(item: RawItem) -> Record:
         source="grandchallenge", source_id=slug.strip(), kind_hint="dataset",
         title=title.strip() or slug.strip(),   # the site shows the slug when the title is blank
         description=description, url=url,
-        # The challenge's own URL (normalised) is what other records link to; identifiers.py
-        # has no grand-challenge scheme, so no "grandchallenge:<slug>" is invented here.
         identifiers=[own] if own else [],
         keywords=_keywords(p), access=access,
         created_at=_utc(p.get("created")),
