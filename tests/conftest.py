@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -15,7 +18,7 @@ from sonoharvest import warehouse  # noqa: E402
 from sonoharvest.demo.fakeapi import FakeInternet, FakeService  # noqa: E402
 from sonoharvest.harvest import SourceResult, harvest  # noqa: E402
 from sonoharvest.http import VirtualClock  # noqa: E402
-from sonoharvest.settings import Settings  # noqa: E402
+from sonoharvest.settings import REPO_ROOT, Settings  # noqa: E402
 from sonoharvest.sources import get_source  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -59,3 +62,26 @@ def run_harvest(con, settings: Settings, names: list[str], services: list[FakeSe
         transport=internet.transport(), clock=clock,
     ))
     return results, internet
+
+
+def source_rubrics(tmp_path: Path, source: str, **overrides: Any) -> Path:
+    """A rubrics folder with the real vocabulary and `<source>.yaml` plus `overrides`."""
+    folder = tmp_path / "rubrics" / "harvest"
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = REPO_ROOT / "rubrics" / "harvest"
+    (folder / "vocabulary.yaml").write_text((shipped / "vocabulary.yaml").read_text())
+    config = {**yaml.safe_load((shipped / f"{source}.yaml").read_text()), **overrides}
+    (folder / f"{source}.yaml").write_text(yaml.safe_dump(config))
+    return folder.parent
+
+
+class DiesAfter:
+    """A fake service that answers like `fake` for `n` requests, then 503 for good."""
+
+    def __init__(self, fake: FakeService, n: int) -> None:
+        self.host, self.paths, self.limits = fake.host, fake.paths, []
+        self.fake, self.left = fake, n
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.left -= 1
+        return self.fake.handle(request) if self.left >= 0 else httpx.Response(503)

@@ -11,14 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from conftest import FIXTURES, run_harvest
+from conftest import FIXTURES, DiesAfter, run_harvest, source_rubrics
 
 from sonoharvest.demo import querymatch
 from sonoharvest.demo.datacite import FakeDataCite, load_records, services
 from sonoharvest.http import PACING_MARGIN
 from sonoharvest.records import RawItem
-from sonoharvest.settings import REPO_ROOT, Settings
+from sonoharvest.settings import Settings
 from sonoharvest.sources import datacite
 
 SAMPLES = FIXTURES / "datacite"
@@ -45,14 +44,7 @@ def current() -> dict[str, Any]:
 
 
 def rubrics(tmp_path: Path, **overrides: Any) -> Path:
-    """A rubrics folder with the real vocabulary and datacite.yaml plus `overrides`."""
-    folder = tmp_path / "rubrics" / "harvest"
-    folder.mkdir(parents=True)
-    source = REPO_ROOT / "rubrics" / "harvest"
-    (folder / "vocabulary.yaml").write_text((source / "vocabulary.yaml").read_text())
-    config = {**yaml.safe_load((source / "datacite.yaml").read_text()), **overrides}
-    (folder / "datacite.yaml").write_text(yaml.safe_dump(config))
-    return folder.parent
+    return source_rubrics(tmp_path, "datacite", **overrides)
 
 
 def synthetic(n: int, start: datetime = datetime(2019, 1, 1, tzinfo=UTC),
@@ -381,17 +373,8 @@ def test_watermark_is_committed_only_when_a_query_finished(con, tmp_path, clock)
                                                            types=["dataset"], **FAST))
     fake = FakeDataCite(synthetic(30))
 
-    class DiesAfter:
-        """The fake DataCite, broken for good after `n` answers."""
 
-        def __init__(self, n: int) -> None:
-            self.host, self.paths, self.limits, self.left = fake.host, fake.paths, [], n
-
-        def handle(self, request: httpx.Request) -> httpx.Response:
-            self.left -= 1
-            return fake.handle(request) if self.left >= 0 else httpx.Response(503)
-
-    crashed, _ = run_harvest(con, settings, ["datacite"], [DiesAfter(3)], clock)
+    crashed, _ = run_harvest(con, settings, ["datacite"], [DiesAfter(fake, 3)], clock)
     assert crashed["datacite"].status == "failed"
     assert len(stored(con)) == 15  # the pages read are kept
     assert cursors(con) == {}  # but the query did not finish: no watermark

@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from conftest import FIXTURES, run_harvest
+from conftest import FIXTURES, DiesAfter, run_harvest, source_rubrics
 
 from sonoharvest import warehouse
 from sonoharvest.demo.figshare import (
@@ -27,7 +26,7 @@ from sonoharvest.demo.figshare import (
 from sonoharvest.http import PACING_MARGIN
 from sonoharvest.licences import normalize_license
 from sonoharvest.records import RawItem
-from sonoharvest.settings import REPO_ROOT, Settings
+from sonoharvest.settings import Settings
 from sonoharvest.sources import figshare
 
 SEARCH_SAMPLE = FIXTURES / "figshare" / "articles_search_2022-12.json"
@@ -49,14 +48,7 @@ def fakes(items: list[dict[str, Any]] | None = None, **kw: Any
 
 
 def rubrics(tmp_path: Path, **overrides: Any) -> Path:
-    """A rubrics folder with the real vocabulary and figshare.yaml plus `overrides`."""
-    folder = tmp_path / "rubrics" / "harvest"
-    folder.mkdir(parents=True)
-    source = REPO_ROOT / "rubrics" / "harvest"
-    (folder / "vocabulary.yaml").write_text((source / "vocabulary.yaml").read_text())
-    config = {**yaml.safe_load((source / "figshare.yaml").read_text()), **overrides}
-    (folder / "figshare.yaml").write_text(yaml.safe_dump(config))
-    return folder.parent
+    return source_rubrics(tmp_path, "figshare", **overrides)
 
 
 def synthetic(n: int, start: datetime = datetime(2019, 1, 1, tzinfo=UTC),
@@ -366,17 +358,8 @@ def test_cursor_is_committed_only_when_a_query_finished(con, tmp_path, clock):
         tmp_path, page_size=5, item_types=["dataset"], terms_per_query=30, fetch_stats=False))
     api, stats = fakes(synthetic(18))
 
-    class DiesAfter:
-        """The fake figshare API, broken for good after `n` answers."""
 
-        def __init__(self, n: int) -> None:
-            self.host, self.paths, self.limits, self.left = api.host, api.paths, [], n
-
-        def handle(self, request: httpx.Request) -> httpx.Response:
-            self.left -= 1
-            return api.handle(request) if self.left >= 0 else httpx.Response(503)
-
-    crashed, _ = run_harvest(con, settings, ["figshare"], [DiesAfter(14), stats], clock)
+    crashed, _ = run_harvest(con, settings, ["figshare"], [DiesAfter(api, 14), stats], clock)
     assert crashed["figshare"].status == "failed"
     saved = len(stored(con))
     assert 0 < saved < 18

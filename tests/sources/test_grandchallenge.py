@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import FIXTURES, run_harvest
+from conftest import FIXTURES, DiesAfter, run_harvest, source_rubrics
 
 from sonoharvest.demo.grandchallenge import MAX_LIMIT, FakeGrandChallenge, load_challenges
 from sonoharvest.http import PACING_MARGIN
 from sonoharvest.records import RawItem
-from sonoharvest.settings import REPO_ROOT, Settings
+from sonoharvest.settings import Settings
 from sonoharvest.sources import grandchallenge as gc
 
 SAMPLES = FIXTURES / "grandchallenge"
@@ -34,14 +34,7 @@ def older() -> dict[str, Any]:
 
 
 def rubrics(tmp_path: Path, **overrides: Any) -> Path:
-    """A rubrics folder with the real vocabulary and grandchallenge.yaml plus `overrides`."""
-    folder = tmp_path / "rubrics" / "harvest"
-    folder.mkdir(parents=True, exist_ok=True)
-    source = REPO_ROOT / "rubrics" / "harvest"
-    (folder / "vocabulary.yaml").write_text((source / "vocabulary.yaml").read_text())
-    config = {**yaml.safe_load((source / "grandchallenge.yaml").read_text()), **overrides}
-    (folder / "grandchallenge.yaml").write_text(yaml.safe_dump(config))
-    return folder.parent
+    return source_rubrics(tmp_path, "grandchallenge", **overrides)
 
 
 def configured(tmp_path: Path, **overrides: Any) -> Settings:
@@ -339,15 +332,8 @@ def test_a_listing_that_fails_midway_withdraws_nothing(con, tmp_path, clock):
     fake.hidden.add("CAMUS")
     fake.items = [c for c in fake.items if c["slug"] != "HC18"]  # gone, early in the list
 
-    class DiesAfter:
-        def __init__(self, n: int) -> None:
-            self.host, self.paths, self.limits, self.left = fake.host, fake.paths, [], n
 
-        def handle(self, request: httpx.Request) -> httpx.Response:
-            self.left -= 1
-            return fake.handle(request) if self.left >= 0 else httpx.Response(503)
-
-    results, _ = run_harvest(con, settings, ["grandchallenge"], [DiesAfter(3)], clock)
+    results, _ = run_harvest(con, settings, ["grandchallenge"], [DiesAfter(fake, 3)], clock)
     assert results["grandchallenge"].status == "failed"
     assert set(stored(con).values()) == {"active"}
     assert cursor(con) == before

@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
-from conftest import FIXTURES, run_harvest
+from conftest import FIXTURES, DiesAfter, run_harvest, source_rubrics
 
 from sonoharvest import warehouse
 from sonoharvest.demo.fakeapi import FakeInternet
@@ -22,7 +21,7 @@ from sonoharvest.demo.zenodo import FakeZenodo, load_records, services
 from sonoharvest.harvest import harvest
 from sonoharvest.http import PACING_MARGIN
 from sonoharvest.records import Batch, RawItem, Record
-from sonoharvest.settings import REPO_ROOT, Settings
+from sonoharvest.settings import Settings
 from sonoharvest.sources import zenodo
 from sonoharvest.sources.base import Source
 
@@ -46,14 +45,7 @@ def sample() -> dict[str, Any]:
 
 
 def rubrics(tmp_path: Path, **overrides: Any) -> Path:
-    """A rubrics folder with the real vocabulary and zenodo.yaml plus `overrides`."""
-    folder = tmp_path / "rubrics" / "harvest"
-    folder.mkdir(parents=True)
-    source = REPO_ROOT / "rubrics" / "harvest"
-    (folder / "vocabulary.yaml").write_text((source / "vocabulary.yaml").read_text())
-    config = {**yaml.safe_load((source / "zenodo.yaml").read_text()), **overrides}
-    (folder / "zenodo.yaml").write_text(yaml.safe_dump(config))
-    return folder.parent
+    return source_rubrics(tmp_path, "zenodo", **overrides)
 
 
 def synthetic(n: int, start: datetime = datetime(2019, 1, 1, tzinfo=UTC),
@@ -259,17 +251,8 @@ def test_crashed_sliced_run_resumes_where_it_stopped(con, tmp_path, clock, monke
     fake = FakeZenodo(synthetic(36))
     fake.max_window = 10
 
-    class DiesAfter:
-        """The fake Zenodo, broken for good after `n` answers."""
 
-        def __init__(self, n: int) -> None:
-            self.host, self.paths, self.limits, self.left = fake.host, fake.paths, [], n
-
-        def handle(self, request: httpx.Request) -> httpx.Response:
-            self.left -= 1
-            return fake.handle(request) if self.left >= 0 else httpx.Response(503)
-
-    crashed, _ = run_harvest(con, settings, ["zenodo"], [DiesAfter(8)], clock)
+    crashed, _ = run_harvest(con, settings, ["zenodo"], [DiesAfter(fake, 8)], clock)
     assert crashed["zenodo"].status == "failed"
     saved = len(stored(con))
     cursor = con.execute("SELECT value FROM harvest_cursors WHERE key LIKE 'dataset:%'").fetchone()
