@@ -165,29 +165,26 @@ def resolve_entities(con: duckdb.DuckDBPyConnection, settings: Settings,
 
 def refresh_link_facts(con: duckdb.DuckDBPyConnection) -> int:
     """Put the latest link check of each entity's primary URL into its facts."""
-    rows = [(eid, json.loads(facts_json)) for eid, facts_json, _ in
-            warehouse.entity_facts_rows(con)]
-    checks = warehouse.link_checks_for(con, [f["primary_url"] for _, f in rows
-                                             if f.get("primary_url")])
-    changed = []
-    for eid, facts in rows:
-        link = link_facts(checks.get(facts.get("primary_url") or ""))
-        if link != facts.get("link"):
-            facts["link"] = link
-            changed.append((eid, json.dumps(facts, default=str), facts_hash(facts)))
-    warehouse.update_entity_facts(con, changed)
-    return len(changed)
+    return _refresh_facts(con, warehouse.link_checks_for,
+                          lambda facts, check: {**facts, "link": link_facts(check)})
 
 
 def refresh_landing_facts(con: duckdb.DuckDBPyConnection) -> int:
     """Fold the latest reading of each entity's landing page into its facts."""
+    return _refresh_facts(con, warehouse.landing_pages_for, apply_landing)
+
+
+def _refresh_facts(con: duckdb.DuckDBPyConnection,
+                   lookup: Callable[[duckdb.DuckDBPyConnection, list[str]], dict[str, Any]],
+                   apply: Callable[[dict[str, Any], Any], dict[str, Any]]) -> int:
+    """Recompute each live entity's facts from what `lookup` holds for its primary URL;
+    store those that changed and return how many did."""
     rows = [(eid, json.loads(facts_json)) for eid, facts_json, _ in
             warehouse.entity_facts_rows(con)]
-    pages = warehouse.landing_pages_for(con, [f["primary_url"] for _, f in rows
-                                              if f.get("primary_url")])
+    found = lookup(con, [f["primary_url"] for _, f in rows if f.get("primary_url")])
     changed = []
     for eid, facts in rows:
-        updated = apply_landing(facts, pages.get(facts.get("primary_url") or ""))
+        updated = apply(facts, found.get(facts.get("primary_url") or ""))
         if updated != facts:
             changed.append((eid, json.dumps(updated, default=str), facts_hash(updated)))
     warehouse.update_entity_facts(con, changed)

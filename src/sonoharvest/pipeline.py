@@ -89,6 +89,17 @@ def stage_resolve(con: duckdb.DuckDBPyConnection, settings: Settings,
 DEMO_WEB_ADDRESS = "93.184.215.14"
 
 
+def _web_options(demo: bool) -> dict[str, Any]:
+    """For the demo: the fake web, a virtual clock and a resolver giving a public address."""
+    if not demo:
+        return {}
+    from sonoharvest.demo import web_internet
+
+    clock = VirtualClock()
+    return {"transport": web_internet(clock).transport(), "clock": clock,
+            "resolve": lambda host: [DEMO_WEB_ADDRESS]}
+
+
 def stage_links(con: duckdb.DuckDBPyConnection, settings: Settings, *, days: float = 7,
                 demo: bool = False,
                 progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -101,13 +112,7 @@ def stage_links(con: duckdb.DuckDBPyConnection, settings: Settings, *, days: flo
     from sonoharvest.records import now
 
     urls = warehouse.urls_to_check(con, now() - timedelta(days=days))
-    options: dict[str, Any] = {}
-    if demo:
-        from sonoharvest.demo import web_internet
-
-        clock = VirtualClock()
-        options = {"transport": web_internet(clock).transport(), "clock": clock,
-                   "resolve": lambda host: [DEMO_WEB_ADDRESS]}
+    options = _web_options(demo)
     results = asyncio.run(check_links(
         urls, user_agent=user_agent(settings), allow_private=settings.allow_private_links,
         per_host_per_minute=settings.links_per_host_per_minute, timeout=settings.http_timeout,
@@ -134,13 +139,7 @@ def stage_landing(con: duckdb.DuckDBPyConnection, settings: Settings, *, demo: b
     urls = warehouse.landing_urls_due(con, now() - timedelta(days=config.refresh_days),
                                       list(config.skip_hosts), config.max_pages_per_run)
     cached = warehouse.landing_pages_for(con, urls)
-    options: dict[str, Any] = {}
-    if demo:
-        from sonoharvest.demo import web_internet
-
-        clock = VirtualClock()
-        options = {"transport": web_internet(clock).transport(), "clock": clock,
-                   "resolve": lambda host: [DEMO_WEB_ADDRESS]}
+    options = _web_options(demo)
     at = now()      # the demo's virtual clock would date the pages wrongly
 
     def save(page: Page) -> None:       # each page in its own transaction: a crash keeps them

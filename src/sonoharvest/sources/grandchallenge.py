@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import yaml
-
+from sonoharvest.datafiles import read_yaml
 from sonoharvest.http import HttpError
 from sonoharvest.identifiers import (
     extract_identifiers,
@@ -64,22 +63,6 @@ CONFIG_PATH = REPO_ROOT / "rubrics" / "harvest" / "grandchallenge.yaml"
 # Record.access values, strictest first; rubrics/access.yaml maps them to its levels
 # (restricted -> controlled, open -> open download), as it does for the Hugging Face mapper.
 ACCESS_ORDER = ("restricted", "on request", "registration", "open")
-# Used when grandchallenge.yaml has no `access_phrases`: regexes, case-insensitive. Challenge
-# texts often name image *registration* as a task, so bare "registration" is never a cue.
-DEFAULT_ACCESS_PHRASES: dict[str, list[str]] = {
-    "restricted": [r"\bdata (?:use|usage|sharing|access|transfer) agreements?\b", r"\bDUA\b",
-                   r"\bcontrolled[ -]access\b", r"\bcredentialed access\b"],
-    "on request": [r"\b(?:available|provided|shared|released)\s+(?:up)?on\s+(?:reasonable\s+)?"
-                   r"request\b", r"\brequest access\b", r"\baccess request form\b",
-                   r"\bcontact the organi[sz]ers to (?:obtain|access|request)\b"],
-    "registration": [r"\bregistered (?:participants|users|teams)\b",
-                     r"\b(?:register|sign up|enrol+)\s+(?:for|on|to|in)\s+(?:the|this)\s+"
-                     r"challenge\b", r"\bafter (?:registering|joining the challenge)\b",
-                     r"\bjoin (?:the|this) challenge\b"],
-    "open": [r"\bpublicly available\b", r"\bfreely available\b", r"\bopen[ -]access\b",
-             r"\bavailable for (?:free )?download\b", r"\b10\.5281/zenodo\.\d+",
-             r"\bzenodo\.org/records?/\d+"],
-}
 
 
 @dataclass
@@ -326,15 +309,10 @@ def access_terms(description: str | None, phrases: dict[str, list[str]] | None =
 
 @functools.cache
 def _configured(path: Path) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
-    """The access phrases of grandchallenge.yaml, read once; defaults when it has none."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        data = {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from None
+    """The `access_phrases` of grandchallenge.yaml, read once."""
+    data = read_yaml(path, "rubrics/harvest/grandchallenge.yaml") or {}
     phrases = data.get("access_phrases") if isinstance(data, dict) else None
-    return _compile(phrases or DEFAULT_ACCESS_PHRASES, str(path))
+    return _compile(phrases, str(path))
 
 
 def _compile(phrases: dict[str, list[str]], where: str = "access phrases"
